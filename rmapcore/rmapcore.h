@@ -121,6 +121,10 @@ struct rmap_counters {
 	uint64_t violations;		/* contract breaks seen on the fly */
 };
 void rmap_counters(const struct rmap_arena *a, struct rmap_counters *c);
+/* The highest nr_mapped ever reached (report's nr_mapped.peak). */
+int64_t rmap_nr_mapped_peak(const struct rmap_arena *a);
+/* Locks taken over from an owner thread that had died holding them. */
+uint64_t rmap_locks_broken(const struct rmap_arena *a);
 
 /* ------------------------------------------------------------------ */
 /* Events: every transition the rmap makes, reported to a sink          */
@@ -176,6 +180,12 @@ enum rmap_race {
 	RMAP_RACE_R9_ANON_VMA_REUSED,		/* locked an anon_vma reused since mapping was set */
 	RMAP_RACE_R9_ANON_VMA_FREED,		/* locked freed memory (N2 only, the bug) */
 	RMAP_RACE_R10_TRYLOCK_MISSED,		/* vmscan trylock failed (L, N2) */
+	/*
+	 * N's residual window: a stale anon mapping read just before a
+	 * swap-in re-map stored the new one, locking a long-freed anon_vma
+	 * that no grace period covered (docs/rmapcore.md "Residual window").
+	 */
+	RMAP_RACE_R9_STALE_REMAP_FREED,
 	RMAP_RACE_NR
 };
 const char *rmap_race_name(enum rmap_race race);	/* "R9_anon_vma_reuse"... */

@@ -42,6 +42,7 @@ struct rlog_file_header {
 	uint32_t pad;
 	uint64_t full_at_ns;	/* monotonic time the log first ran out of room */
 	char boot_id[40];
+	uint64_t dropped;	/* atomic: records dropped because the log was full */
 };
 #define RLOG_F_FULL	0x1	/* a writer found no free segment: records were dropped */
 

@@ -1,0 +1,680 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memory.c - shadow page tables and the paths of mm/memory.c that call the
+ * rmap: faults (anonymous, file, swap, COW), zap_pte_range,
+ * copy_page_range with dup_mmap, exit_mmap; and page reference counting
+ * with the free path, where N resets a stale anon mapping.
+ *
+ * Page tables are a 4-level radix tree of 512-entry nodes per mm, all
+ * accessed under that mm's page_table_lock.
+ */
+#include "internal.h"
+
+#define PT_LEVELS	4
+#define VA_BITS		48
+
+static unsigned level_shift(int level)
+{
+	return PAGE_SHIFT + 9 * (unsigned)level;
+}
+
+static uint32_t pt_node_alloc(struct rmap_arena *a)
+{
+	uint32_t n = pool_alloc(a, POOL_PT_NODES);
+
+	if (n)
+		memset(PTN(a, n), 0, sizeof(struct pt_node));
+	return n;
+}
+
+/* The pte slot of @addr, allocating intermediate nodes if @alloc. */
+uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, int alloc)
+{
+	uint32_t node = mm->pgd;
+	int level;
+
+	if ((addr >> VA_BITS) || !node)
+		return NULL;
+	for (level = PT_LEVELS - 1; level > 0; level--) {
+		uint64_t *e = &PTN(a, node)->e[(addr >> level_shift(level)) & (PTRS_PER_NODE - 1)];
+		if (!*e) {
+			uint32_t n = alloc ? pt_node_alloc(a) : 0;
+			if (!n)
+				return NULL;
+			*e = n;
+		}
+		node = (uint32_t)*e;
+	}
+	return &PTN(a, node)->e[(addr >> PAGE_SHIFT) & (PTRS_PER_NODE - 1)];
+}
+
+typedef void (*pte_visit_fn)(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte);
+
+/* Visit every non-empty pte in [start, end), skipping empty subtrees. */
+static void walk_level(struct rmap_arena *a, uint32_t node, int level, uint64_t base,
+		       uint64_t start, uint64_t end, pte_visit_fn fn, void *ctx)
+{
+	uint64_t span = 1ull << level_shift(level);
+	unsigned i = base < start ? (unsigned)((start - base) / span) : 0;
+
+	for (; i < PTRS_PER_NODE; i++) {
+		uint64_t lo = base + i * span, *e = &PTN(a, node)->e[i];
+		if (lo >= end)
+			break;
+		if (!*e)
+			continue;
+		if (level == 0)
+			fn(a, ctx, lo, e);
+		else
+			walk_level(a, (uint32_t)*e, level - 1, lo, start, end, fn, ctx);
+	}
+}
+
+static void walk_ptes(struct rmap_arena *a, struct mm_struct *mm, uint64_t start, uint64_t end,
+		      pte_visit_fn fn, void *ctx)
+{
+	if (end > (1ull << VA_BITS))
+		end = 1ull << VA_BITS;
+	if (mm->pgd && start < end)
+		walk_level(a, mm->pgd, PT_LEVELS - 1, 0, start, end, fn, ctx);
+}
+
+static void free_level(struct rmap_arena *a, uint32_t node, int level)
+{
+	for (unsigned i = 0; i < PTRS_PER_NODE; i++) {
+		uint32_t child = (uint32_t)PTN(a, node)->e[i];
+		if (!child)
+			continue;
+		if (level > 1)
+			free_level(a, child, level - 1);
+		PTN(a, node)->e[i] = 0;
+		pool_free(a, POOL_PT_NODES, child);
+	}
+}
+
+/* Free every page-table node below the root; caller holds page_table_lock. */
+void free_pgtables(struct rmap_arena *a, struct mm_struct *mm)
+{
+	if (mm->pgd)
+		free_level(a, mm->pgd, PT_LEVELS - 1);
+}
+
+/* ---- page references and the free path ---- */
+
+void get_page(struct page *p)
+{
+	__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
+}
+
+/* free_pages_check: a page going free must carry no rmap state. */
+static void free_pages_check(struct rmap_arena *a, rmap_page_t page, struct page *p)
+{
+	if (page_mapped(a, p) || LOAD(&p->mapping) ||
+	    page_flag(p, RMAP_PG_LOCKED | RMAP_PG_SWAPCACHE | RMAP_PG_LRU | RMAP_PG_MAPLOCK))
+		note_violation(a, page, "free_pages_check: bad page state");
+	clear_page_flag(p, RMAP_PG_DIRTY | RMAP_PG_REFERENCED | RMAP_PG_ACTIVE);
+}
+
+/* free_hot_cold_page: the count reached 0. */
+static void free_page(struct rmap_arena *a, rmap_page_t page, struct page *p)
+{
+	uint32_t m = LOAD(&p->mapping);
+
+	if (page_flag(p, RMAP_PG_LRU))
+		lru_del(a, page);
+	if (!mode_locked(a) && PageAnon(m)) {
+		/* N*: the last unmap left the anon mapping; nobody can map us now */
+		STORE_REL(&p->mapping_gen, 0);
+		emit(a, RMAP_EV_MAPPING_RESET_AT_FREE, page, 0, 0, (int32_t)mapping_index(m));
+	}
+	free_pages_check(a, page, p);
+	emit(a, RMAP_EV_PAGE_FREED, page, 0, 0, 0);
+}
+
+void put_page(struct rmap_arena *a, rmap_page_t page)
+{
+	struct page *p = PG(a, page);
+	int32_t v = __atomic_sub_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
+
+	if (likely(v >= 0))
+		return;
+	if (v == -1) {
+		free_page(a, page, p);
+	} else {
+		__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
+		note_violation(a, page, "put_page: count underflow");
+	}
+}
+
+/* Drop one swap pte's hold on the swap entry of @page; the last leaves swap cache. */
+void swap_free(struct rmap_arena *a, rmap_page_t page)
+{
+	struct page *p = PG(a, page);
+
+	if (__atomic_sub_fetch(&p->swap_count, 1, __ATOMIC_SEQ_CST) != 0 || page_mapped(a, p))
+		return;
+	/* vmscan may hold the page lock: then it stays in swap cache for now */
+	if (!trylock_page(a, p, SITE_ZAP_PTE_RANGE))
+		return;
+	if (test_clear_page_flag(p, RMAP_PG_SWAPCACHE)) {
+		unlock_page(a, p);
+		put_page(a, page);
+		return;
+	}
+	unlock_page(a, p);
+}
+
+/* ---- faults ---- */
+
+/* A file page seen for the first time enters the "page cache" of its address_space. */
+static int add_to_page_cache(struct rmap_arena *a, rmap_page_t page, uint32_t as, uint64_t index)
+{
+	struct page *p = PG(a, page);
+	uint64_t none = 0;
+
+	STORE(&p->index, index);
+	if (!__atomic_compare_exchange_n(&p->mapping_gen, &none, (uint64_t)(as << 1), 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return 0;	/* already cached (possibly by a racing fault) */
+	get_page(p);
+	return 1;
+}
+
+struct fault {
+	rmap_mm_t mm;
+	rmap_vma_t vma;
+	uint64_t addr;
+	rmap_page_t page;
+	int anon;
+	uint64_t bits;		/* young/dirty/writable for the new pte */
+};
+
+/*
+ * Install f->page at the pte and add its rmap.  A new page goes on the LRU
+ * first, as do_anonymous_page's pagevec does: vmscan may meet it mapped
+ * before its anon mapping is stored (R8).
+ */
+static int install_page(struct rmap_arena *a, struct fault *f, uint64_t *pte, uint64_t file_pgoff)
+{
+	struct vm_area_struct *v = VMA(a, f->vma);
+	struct page *p = PG(a, f->page);
+	uint32_t m = LOAD(&p->mapping);
+	int fresh = 0;
+
+	if (f->anon) {
+		fresh = LOAD(&p->_count) < 0;
+	} else if (PageAnon(m) && page_mapped(a, p)) {
+		note_violation(a, f->page, "fault: file vma maps a live anon page");
+		return -EINVAL;
+	} else if (!m || PageAnon(m)) {
+		if (PageAnon(m))	/* a stale N mapping of a page now in the page cache */
+			STORE(&p->mapping_gen, 0);
+		fresh = add_to_page_cache(a, f->page, v->mapping, file_pgoff);
+	}
+	get_page(p);
+	if (fresh)
+		lru_cache_add_active(a, f->page);
+	*pte = mk_pte(RMAP_PTE_PRESENT, f->page, f->bits);
+	STORE(&MM(a, f->mm)->rss, MM(a, f->mm)->rss + 1);
+	if (f->anon)
+		page_add_anon_rmap(a, f->page, f->vma, f->addr);
+	else
+		page_add_file_rmap(a, f->page);
+	return 0;
+}
+
+/* do_wp_page's copy: the pte moves from the old page to the new one. */
+static int do_wp_page(struct rmap_arena *a, struct fault *f, uint64_t *pte)
+{
+	rmap_page_t old = (rmap_page_t)pte_payload(*pte);
+	int err;
+
+	set_current_op(RMAP_CAUSE_COW, f->mm, f->addr);
+	page_remove_rmap(a, old);
+	*pte = 0;
+	STORE(&MM(a, f->mm)->rss, MM(a, f->mm)->rss - 1);
+	err = install_page(a, f, pte, linear_page_index(VMA(a, f->vma), f->addr));
+	put_page(a, old);
+	return err;
+}
+
+static int handle_pte_fault(struct rmap_arena *a, struct fault *f, uint64_t *pte)
+{
+	uint64_t old = *pte;
+	struct vm_area_struct *v = VMA(a, f->vma);
+	int err;
+
+	switch (pte_kind(old)) {
+	case RMAP_PTE_PRESENT:
+		if (pte_payload(old) != f->page)
+			return do_wp_page(a, f, pte);
+		*pte = (old & ~PTE_WRITE) | f->bits;
+		return 0;
+	case RMAP_PTE_SWAP:
+		/* do_swap_page: always anon; may meet a stale mapping (R3/R4) */
+		f->anon = 1;
+		*pte = 0;
+		err = install_page(a, f, pte, 0);
+		swap_free(a, (rmap_page_t)pte_payload(old));
+		return err;
+	case RMAP_PTE_FILE:
+		/* do_file_page: the nonlinear offset decides the page-cache index */
+		*pte = 0;
+		return install_page(a, f, pte, pte_payload(old));
+	default:
+		return install_page(a, f, pte, linear_page_index(v, f->addr));
+	}
+}
+
+int rmap_fault(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t key, unsigned fault_flags)
+{
+	struct fault f = { .mm = mm, .addr = addr & ~(PAGE_SIZE - 1) };
+	struct vm_area_struct *v;
+	struct mm_struct *m;
+	uint64_t *pte;
+	int err;
+
+	if (!mm_live(a, mm))
+		return -EINVAL;
+	f.vma = find_vma(a, mm, addr);
+	if (!f.vma || VMA(a, f.vma)->vm_start > addr)
+		return -ENOENT;
+	f.page = rmap_page_lookup(a, key);
+	if (!f.page)
+		return -ENOSPC;
+	v = VMA(a, f.vma);
+	m = MM(a, mm);
+	/* shmem and shared file pages are page cache, whatever the flag says */
+	f.anon = !v->mapping || ((fault_flags & RMAP_FAULT_ANON) && !(v->vm_flags & RMAP_VM_SHARED));
+	f.bits = PTE_YOUNG | ((fault_flags & RMAP_FAULT_WRITE) ? PTE_WRITE | PTE_DIRTY : 0);
+	set_current_op(RMAP_CAUSE_FAULT, mm, f.addr);
+	if (f.anon && anon_vma_prepare(a, f.vma))
+		return -ENOSPC;
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_HANDLE_MM_FAULT);
+	pte = pte_lookup(a, m, f.addr, 1);
+	err = pte ? handle_pte_fault(a, &f, pte) : -ENOSPC;
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	set_current_op(RMAP_CAUSE_NONE, 0, 0);
+	return err;
+}
+
+/* ---- zap ---- */
+
+static void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
+{
+	struct mm_struct *mm = ctx;
+	uint64_t old = *pte;
+	rmap_page_t page;
+
+	*pte = 0;
+	switch (pte_kind(old)) {
+	case RMAP_PTE_PRESENT:
+		page = (rmap_page_t)pte_payload(old);
+		rmap_cur.addr = addr;
+		if (old & PTE_DIRTY)
+			set_page_flag(PG(a, page), RMAP_PG_DIRTY);
+		if ((old & PTE_YOUNG) && !PageAnon(LOAD(&PG(a, page)->mapping)))
+			set_page_flag(PG(a, page), RMAP_PG_REFERENCED);	/* mark_page_accessed */
+		page_remove_rmap(a, page);
+		STORE(&mm->rss, mm->rss - 1);
+		put_page(a, page);
+		break;
+	case RMAP_PTE_SWAP:
+		swap_free(a, (rmap_page_t)pte_payload(old));	/* free_swap_and_cache */
+		break;
+	default:
+		break;
+	}
+}
+
+/* zap_pte_range over [start, end) of @mm, under its page_table_lock. */
+void zap_pte_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end)
+{
+	struct mm_struct *m = MM(a, mm);
+
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_ZAP_PTE_RANGE);
+	walk_ptes(a, m, start, end, zap_one, m);
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+}
+
+int rmap_zap_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end, enum rmap_cause cause)
+{
+	if (!mm_live(a, mm) || start > end)
+		return -EINVAL;
+	set_current_op(cause, mm, start);
+	zap_pte_range(a, mm, start & ~(PAGE_SIZE - 1), end);
+	set_current_op(RMAP_CAUSE_NONE, 0, 0);
+	return 0;
+}
+
+int rmap_zap_page(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, enum rmap_cause cause)
+{
+	return rmap_zap_range(a, mm, addr, (addr & ~(PAGE_SIZE - 1)) + PAGE_SIZE, cause);
+}
+
+/* ---- fork ---- */
+
+struct copy_ctx {
+	struct mm_struct *dst;
+	int cow, shared, err;
+};
+
+static void copy_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *src)
+{
+	struct copy_ctx *c = ctx;
+	uint64_t *dst = pte_lookup(a, c->dst, addr, 1), e;
+	rmap_page_t page;
+
+	if (!dst) {
+		c->err = -ENOSPC;
+		return;
+	}
+	e = *src;
+	switch (pte_kind(e)) {
+	case RMAP_PTE_SWAP:
+		__atomic_add_fetch(&PG(a, (rmap_page_t)pte_payload(e))->swap_count, 1,
+				   __ATOMIC_SEQ_CST);	/* swap_duplicate */
+		*dst = e;
+		return;
+	case RMAP_PTE_PRESENT:
+		break;
+	default:
+		*dst = e;
+		return;
+	}
+	page = (rmap_page_t)pte_payload(e);
+	if (c->cow) {
+		*src &= ~PTE_WRITE;
+		e = *src;
+	}
+	if (c->shared)
+		e &= ~PTE_DIRTY;
+	e &= ~PTE_YOUNG;
+	get_page(PG(a, page));
+	STORE(&c->dst->rss, c->dst->rss + 1);
+	*dst = e;
+	rmap_cur.addr = addr;
+	page_dup_rmap(a, page);
+}
+
+/* copy_page_range: child's page_table_lock, then the parent's. */
+static int copy_page_range(struct rmap_arena *a, rmap_mm_t dst, rmap_mm_t src, const struct vm_area_struct *v)
+{
+	struct copy_ctx c = {
+		.dst = MM(a, dst),
+		.cow = (v->vm_flags & (RMAP_VM_SHARED | RMAP_VM_MAYWRITE)) == RMAP_VM_MAYWRITE,
+		.shared = (v->vm_flags & RMAP_VM_SHARED) != 0,
+	};
+	struct mm_struct *s = MM(a, src);
+
+	rl_lock(a, &c.dst->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
+	rl_lock(a, &s->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
+	walk_ptes(a, s, v->vm_start, v->vm_end, copy_one_pte, &c);
+	rl_unlock(a, &s->page_table_lock, RMAP_LC_PAGE_TABLE);
+	rl_unlock(a, &c.dst->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return c.err;
+}
+
+int rmap_mm_create(struct rmap_arena *a, int32_t pid, rmap_mm_t parent, rmap_mm_t *out)
+{
+	rmap_mm_t i;
+	struct mm_struct *m;
+	uint32_t pgd;
+
+	if (!out)
+		return -EINVAL;
+	i = pool_alloc(a, POOL_MMS);
+	if (!i)
+		return -ENOSPC;
+	pgd = pt_node_alloc(a);
+	if (!pgd) {
+		pool_free(a, POOL_MMS, i);
+		return -ENOSPC;
+	}
+	m = MM(a, i);
+	m->pid = pid;
+	m->parent = parent;
+	m->mmap = m->mmap_cache = 0;
+	m->pgd = pgd;
+	STORE(&m->rss, 0);
+	STORE_REL(&m->state, MM_LIVE);
+	*out = i;
+	return 0;
+}
+
+/* Copy one parent vma into @child's list after @tail; returns the new vma or 0. */
+static rmap_vma_t dup_vma(struct rmap_arena *a, rmap_mm_t child, rmap_vma_t pv, rmap_vma_t tail)
+{
+	rmap_vma_t n = pool_alloc(a, POOL_VMAS);
+	struct vm_area_struct *v;
+
+	if (!n)
+		return 0;
+	v = VMA(a, n);
+	vma_copy(v, VMA(a, pv));
+	v->vm_mm = child;
+	v->vm_flags &= ~RMAP_VM_LOCKED;
+	v->vm_next = 0;
+	/* joins the parent's anon_vma before any pte is copied */
+	anon_vma_link(a, n);
+	if (v->mapping)
+		i_mmap_insert(a, n);
+	rl_lock(a, &MM(a, child)->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
+	if (tail)
+		VMA(a, tail)->vm_next = n;
+	else
+		MM(a, child)->mmap = n;
+	rl_unlock(a, &MM(a, child)->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return n;
+}
+
+int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid, rmap_mm_t *child_out)
+{
+	rmap_mm_t child;
+	rmap_vma_t pv, tail = 0;
+	int err;
+
+	if (!mm_live(a, parent) || !child_out)
+		return -EINVAL;
+	err = rmap_mm_create(a, child_pid, parent, &child);
+	if (err)
+		return err;
+	set_current_op(RMAP_CAUSE_FORK, child, 0);
+	for (pv = MM(a, parent)->mmap; pv; pv = VMA(a, pv)->vm_next) {
+		const struct vm_area_struct *v = VMA(a, pv);
+		if (v->vm_flags & RMAP_VM_DONTCOPY)
+			continue;
+		tail = dup_vma(a, child, pv, tail);
+		if (!tail) {
+			err = -ENOSPC;
+			break;
+		}
+		if (!(v->vm_flags & RMAP_VM_WIPEONFORK) && (err = copy_page_range(a, child, parent, v)))
+			break;
+	}
+	if (err) {
+		rmap_exit_mmap(a, child, RMAP_CAUSE_EXIT);
+		return err;
+	}
+	set_current_op(RMAP_CAUSE_NONE, 0, 0);
+	*child_out = child;
+	return 0;
+}
+
+int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
+{
+	struct mm_struct *m;
+	rmap_vma_t v, next;
+
+	if (!mm_live(a, mm))
+		return -EINVAL;
+	m = MM(a, mm);
+	set_current_op(cause, mm, 0);
+	for (v = m->mmap; v; v = VMA(a, v)->vm_next)
+		zap_pte_range(a, mm, VMA(a, v)->vm_start, VMA(a, v)->vm_end);
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_EXIT_MMAP);
+	free_pgtables(a, m);
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	/* the ptes died first; only now may the vmas leave their lists */
+	for (v = m->mmap; v; v = next) {
+		next = VMA(a, v)->vm_next;
+		remove_vm_struct(a, v);
+	}
+	m->mmap = m->mmap_cache = 0;
+	pool_free(a, POOL_PT_NODES, m->pgd);
+	m->pgd = 0;
+	STORE_REL(&m->state, MM_FREE);
+	pool_free(a, POOL_MMS, mm);
+	set_current_op(RMAP_CAUSE_NONE, 0, 0);
+	return 0;
+}
+
+/* ---- lookups for callers ---- */
+
+rmap_mm_t rmap_mm_find_pid(const struct rmap_arena *a, int32_t pid)
+{
+	for (rmap_mm_t i = rmap_mm_next(a, 0); i; i = rmap_mm_next(a, i))
+		if (MM(a, i)->pid == pid)
+			return i;
+	return 0;
+}
+
+rmap_mm_t rmap_mm_next(const struct rmap_arena *a, rmap_mm_t prev)
+{
+	uint32_t bump = LOAD(&a->pool[POOL_MMS].bump);
+
+	for (rmap_mm_t i = prev + 1; i <= bump && i <= a->pool[POOL_MMS].max; i++)
+		if (mm_live(a, i))
+			return i;
+	return 0;
+}
+
+int32_t rmap_mm_pid(const struct rmap_arena *a, rmap_mm_t mm)
+{
+	return mm_live(a, mm) ? MM(a, mm)->pid : -1;
+}
+
+int64_t rmap_mm_rss(const struct rmap_arena *a, rmap_mm_t mm)
+{
+	return mm_live(a, mm) ? LOAD(&MM(a, mm)->rss) : 0;
+}
+
+static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = pte_kind(e);
+	out->young = (e & PTE_YOUNG) != 0;
+	out->dirty = (e & PTE_DIRTY) != 0;
+	out->writable = (e & PTE_WRITE) != 0;
+	if (out->kind == RMAP_PTE_PRESENT) {
+		out->page = (rmap_page_t)pte_payload(e);
+		out->key = PG(a, out->page)->key;
+	}
+}
+
+int rmap_pte_get(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, struct rmap_pte_info *out)
+{
+	struct mm_struct *m;
+	uint64_t *pte;
+
+	if (!mm_live(a, mm) || !out)
+		return -EINVAL;
+	m = MM(a, mm);
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
+	pte = pte_lookup(a, m, addr, 0);
+	pte_info(a, pte ? *pte : 0, out);
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return out->kind == RMAP_PTE_NONE ? -ENOENT : 0;
+}
+
+struct walk_ctx {
+	rmap_pte_fn fn;
+	void *ctx;
+	long n;
+};
+
+static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
+{
+	struct walk_ctx *w = ctx;
+	struct rmap_pte_info info;
+
+	if (pte_kind(*pte) != RMAP_PTE_PRESENT)
+		return;
+	pte_info(a, *pte, &info);
+	w->fn(w->ctx, addr, &info);
+	w->n++;
+}
+
+long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
+		    rmap_pte_fn fn, void *ctx)
+{
+	struct walk_ctx w = { fn, ctx, 0 };
+	struct mm_struct *m;
+
+	if (!mm_live(a, mm) || !fn)
+		return -EINVAL;
+	m = MM(a, mm);
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
+	walk_ptes(a, m, start, end, walk_present, &w);
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return w.n;
+}
+
+/* ---- mremap's pte move and remap_file_pages' file ptes ---- */
+
+struct move_ctx {
+	struct mm_struct *mm;
+	uint64_t delta;		/* new - old, modulo 2^64 */
+	int err;
+};
+
+static void move_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
+{
+	struct move_ctx *c = ctx;
+	uint64_t *dst = pte_lookup(a, c->mm, addr + c->delta, 1);
+
+	if (!dst) {
+		c->err = -ENOSPC;
+		return;
+	}
+	*dst = *pte;
+	*pte = 0;
+}
+
+/* move_page_tables: ptes move, index/mapping/mapcount stay (no rmap call). */
+int move_page_tables(struct rmap_arena *a, rmap_mm_t mm, uint64_t old_start, uint64_t new_start, uint64_t len)
+{
+	struct move_ctx c = { MM(a, mm), new_start - old_start, 0 };
+
+	rl_lock(a, &c.mm->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_MOVE_PAGE_TABLES);
+	walk_ptes(a, c.mm, old_start, old_start + len, move_one_pte, &c);
+	rl_unlock(a, &c.mm->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return c.err;
+}
+
+/* install_file_pte: zap what is there, leave a file pte holding @pgoff. */
+int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t pgoff)
+{
+	struct mm_struct *m = MM(a, mm);
+	uint64_t *pte;
+	int err = 0;
+
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_REMAP_FILE_PAGES);
+	pte = pte_lookup(a, m, addr, 1);
+	if (pte) {
+		if (*pte)
+			zap_one(a, m, addr, pte);
+		*pte = mk_pte(RMAP_PTE_FILE, pgoff, 0);
+	} else {
+		err = -ENOSPC;
+	}
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return err;
+}
+
+/* For rmap_check: visit every pte of @mm (at quiescence, no lock needed). */
+void for_each_pte(struct rmap_arena *a, rmap_mm_t mm, void (*fn)(struct rmap_arena *, void *, uint64_t, uint64_t *),
+		  void *ctx)
+{
+	walk_ptes(a, MM(a, mm), 0, 1ull << VA_BITS, fn, ctx);
+}

@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lifecycle.c - entering the shim from a hook, and the process events that
+ * change which shadow mm a process owns: fork (parent and child side),
+ * forks nobody announced, and exit.
+ *
+ * Fork: the parent reconciles itself in the atfork prepare handler (which
+ * runs last, right before the real fork, so the app's own prepare handlers
+ * have already taken their locks), keeps mm_lock across the fork so no
+ * other thread changes the shadow mm meanwhile, then runs the shadow
+ * dup_mmap for the child's pid.  The child owns no shadow state until its
+ * mm exists: it finds it with rmap_mm_find_pid, waiting if the parent is
+ * still copying.
+ */
+#include <errno.h>
+#include <linux/kcmp.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+struct shim_proc shim = { .mm_lock = PTHREAD_MUTEX_INITIALIZER };
+__thread int shim_busy;
+__thread int shim_fork_wrapped;
+__thread int shim_vforking;
+static __thread int t_fork_held;	/* prepare took mm_lock for this fork */
+static __thread rmap_mm_t t_locked_mm;	/* whose mmsem slot this thread holds */
+
+#define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
+static __thread uint64_t t_fork_t0;
+
+char *shim_utoa(char *dst, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		*dst++ = tmp[--n];
+	return dst;
+}
+
+void shim_say(const char *msg)
+{
+	size_t n = strlen(msg);
+
+	if (write(2, msg, n) == (ssize_t)n)
+		(void)!write(2, "\n", 1);
+}
+
+void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
+		   rmap_mm_t parent_mm, uint32_t how, const char *exe)
+{
+	size_t n = strlen(exe);
+	struct rlog_proc *p = rlog_reserve(shim.log, type, sizeof(*p) + rlog_str_size(n));
+
+	if (!p)
+		return;
+	p->pid = pid;
+	p->ppid = ppid;
+	p->mm = mm;
+	p->parent_mm = parent_mm;
+	p->how = how;
+	rlog_put_str(p + 1, exe, n);
+	rlog_commit(shim.log, p);
+}
+
+void shim_log_fork(pid_t parent, pid_t child, rmap_mm_t child_mm,
+		   uint32_t kind, uint64_t pages, uint64_t rmap_ns,
+		   uint64_t fork_ns, uint32_t stack)
+{
+	struct rlog_fork *f = rlog_reserve(shim.log, RLOG_FORK, sizeof(*f));
+
+	if (!f)
+		return;
+	f->parent_pid = parent;
+	f->child_pid = child;
+	f->parent_mm = shim.mm;
+	f->child_mm = child_mm;
+	f->kind = kind;
+	f->stack = stack;
+	f->pages = pages;
+	f->rmap_ns = rmap_ns;
+	f->fork_ns = fork_ns;
+	rlog_commit(shim.log, f);
+}
+
+int shim_in_shared_vm(void)
+{
+	pid_t me = getpid();
+	long r;
+
+	if (me == shim.pid)
+		return 0;
+	r = syscall(SYS_kcmp, me, shim.pid, KCMP_VM, 0, 0);
+	/* No kcmp (CONFIG_KCMP off): trust the vfork note, which shares our TLS. */
+	return r >= 0 ? r == 0 : shim_vforking;
+}
+
+/* Whole-mm reconciliation of our own mm, logged as one map event. */
+static void reconcile_self(uint32_t op, uint32_t cause)
+{
+	struct shim_op o;
+
+	shim_op_begin(&o, op, cause, 0);
+	(void)shim_reconcile(&o, 0, shim.mm, SHIM_ALL_LO, SHIM_ALL_HI,
+			     SHIM_RECON_PAGES);
+	shim_op_end_map(&o, 0, 0, 0, 0);
+	shim.last_sample_ns = rlog_now_ns();
+}
+
+void shim_fork_child(int dup_pending)
+{
+	shim.ppid = shim.pid;
+	shim.pid = getpid();
+	shim.mm = 0;
+	shim.pending_ppid = dup_pending ? shim.ppid : 0;
+	pthread_mutex_init(&shim.mm_lock, NULL);
+	shim_busy = 0;
+	t_fork_held = 0;
+	t_locked_mm = 0;		/* the parent's thread owns that slot */
+	shim_fork_wrapped = 0;
+	rlog_thread_reset();
+	shim_stacks_reset();
+}
+
+/*
+ * A fork nobody announced (raw clone/syscall, or the parent died before
+ * copying): build our mm from the kernel's view, as fresh faults.
+ */
+static int adopt_unannounced(void)
+{
+	rmap_mm_t parent = rmap_mm_find_pid(shim.arena, shim.ppid);
+	rmap_mm_t mm;
+
+	if (rmap_mm_create(shim.arena, shim.pid, parent, &mm)) {
+		shim_say("rmapshim: shadow arena full: this process runs untraced");
+		shim.traced = 0;
+		return 0;
+	}
+	shim.mm = mm;
+	shim_log_fork(shim.ppid, shim.pid, mm, RLOG_FORK_UNSEEN, 0, 0, 0, 0);
+	shim_log_proc(RLOG_PROC_START, shim.pid, shim.ppid, mm, parent,
+		      RLOG_HOW_FORK, shim.exe);
+	shim_mmsem_lock(mm);
+	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK);
+	shim_mmsem_unlock(mm);
+	return 1;
+}
+
+static int mm_ready(void)
+{
+	if (shim.mm)
+		return 1;
+	/*
+	 * The parent copies our mm after its fork() returns: wait unless it
+	 * died, or could not create any mm for us (arena full) in MM_WAIT_NS.
+	 */
+	for (uint64_t t0 = rlog_now_ns(); shim.pending_ppid;) {
+		rmap_mm_t m = rmap_mm_find_pid(shim.arena, shim.pid);
+
+		if (m) {
+			shim.mm = m;
+			shim.pending_ppid = 0;
+			return 1;
+		}
+		if (getppid() != shim.pending_ppid || rlog_now_ns() - t0 > MM_WAIT_NS)
+			shim.pending_ppid = 0;
+		else
+			sched_yield();
+	}
+	return adopt_unannounced();
+}
+
+/* Memory shared with shim.pid (vfork, CLONE_VM): nothing of ours to touch. */
+static int own_process(void)
+{
+	if (getpid() == shim.pid) {
+		shim_vforking = 0;	/* a vfork of this thread has returned */
+		return 1;
+	}
+	if (shim_in_shared_vm())
+		return 0;
+	shim_fork_child(0);
+	shim_busy = 1;
+	return 1;
+}
+
+static void maybe_sample(void)
+{
+	uint64_t now;
+
+	if (!shim.cfg.sample_ms)
+		return;
+	now = rlog_now_ns();
+	if (now - shim.last_sample_ns >= shim.cfg.sample_ms * 1000000ull)
+		reconcile_self(RLOG_OP_SAMPLE, RMAP_CAUSE_NONE);
+}
+
+int shim_enter(void)
+{
+	if (shim_busy || !shim.traced)
+		return 0;
+	shim_busy = 1;
+	if (!own_process()) {
+		shim_busy = 0;
+		return 0;
+	}
+	pthread_mutex_lock(&shim.mm_lock);
+	/* Another thread may have run exit_mmap while we waited. */
+	if (!shim.traced || !mm_ready()) {
+		pthread_mutex_unlock(&shim.mm_lock);
+		shim_busy = 0;
+		return 0;
+	}
+	t_locked_mm = shim.mm;
+	shim_mmsem_lock(t_locked_mm);
+	shim_events_thread_init();
+	/* dlopen, and libc's own (iconv, NSS), map behind our back. */
+	if (shim_dl_changed()) {
+		shim_modules_refresh(0);
+		reconcile_self(RLOG_OP_DLOPEN, RMAP_CAUSE_NONE);
+	}
+	maybe_sample();
+	return 1;
+}
+
+void shim_leave_shared(void)
+{
+	shim_mmsem_unlock(t_locked_mm);
+	t_locked_mm = 0;
+}
+
+void shim_leave(void)
+{
+	shim_leave_shared();
+	pthread_mutex_unlock(&shim.mm_lock);
+	shim_busy = 0;
+}
+
+void shim_fork_prepare(void)
+{
+	t_fork_held = shim_enter();
+	if (!t_fork_held)
+		return;
+	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK);
+	t_fork_t0 = rlog_now_ns();
+}
+
+/* The copy failed: an empty mm still lets the child stop waiting. */
+static rmap_mm_t dup_failed(pid_t child, int err)
+{
+	char msg[96] = "shadow dup_mmap failed (errno ";
+	rmap_mm_t mm = 0;
+	char *p = shim_utoa(msg + strlen(msg), (uint64_t)-err);
+
+	strcpy(p, "): the child is traced from an empty mm");
+	rlog_note(shim.log, shim.pid, RLOG_NOTE_WARN, msg);
+	if (rmap_mm_create(shim.arena, child, shim.mm, &mm))
+		mm = 0;
+	return mm;
+}
+
+void shim_fork_parent(pid_t child, uint32_t kind)
+{
+	uint64_t fork_ns = rlog_now_ns() - t_fork_t0;
+	struct shim_op o;
+	rmap_mm_t cmm = 0;
+	int err;
+
+	if (!t_fork_held)
+		return;
+	t_fork_held = 0;
+	if (child > 0) {
+		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, shim_stack());
+		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child, &cmm));
+		shim_op_end(&o);
+		if (err)
+			cmm = dup_failed(child, err);
+		shim_log_fork(shim.pid, child, cmm, kind, o.counts[RMAP_EV_DUP],
+			      o.rmap_ns, fork_ns, o.stack);
+		shim_log_proc(RLOG_PROC_START, child, shim.pid, cmm, shim.mm,
+			      RLOG_HOW_FORK, shim.exe);
+		if (shim.cfg.verify != SHIM_VERIFY_OFF)
+			shim_oracle("fork", 0);
+	}
+	shim_leave();
+}
+
+/* atfork handlers: registered first, so prepare runs last and child first. */
+void shim_atfork_parent(void)
+{
+	if (t_fork_held && !shim_fork_wrapped) {
+		/* A fork inside libc (forkpty...): the child adopts itself. */
+		t_fork_held = 0;
+		shim_leave();
+	}
+}
+
+void shim_atfork_child(void)
+{
+	if (t_fork_held)
+		shim_fork_child(shim_fork_wrapped);
+}
+
+void shim_exit(int status, uint32_t how)
+{
+	struct shim_op o;
+	struct rlog_exit *e;
+
+	if (!shim_enter())
+		return;
+	if (shim.cfg.verify == SHIM_VERIFY_FULL)
+		reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_EXIT);
+	if (shim.cfg.verify != SHIM_VERIFY_OFF)
+		shim_oracle("exit", 0);
+	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, shim_stack());
+	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, shim.mm, RMAP_CAUSE_EXIT));
+	shim_op_end(&o);
+	e = rlog_reserve(shim.log, RLOG_EXIT, sizeof(*e));
+	if (e) {
+		e->pid = shim.pid;
+		e->status = status;
+		e->mm = shim.mm;
+		e->how = how;
+		e->pages = o.counts[RMAP_EV_REMOVE] + o.counts[RMAP_EV_UNMAP_LAST];
+		e->rmap_ns = o.rmap_ns;
+		rlog_commit(shim.log, e);
+	}
+	shim.mm = 0;
+	shim.traced = 0;
+	shim_leave();
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mmsem.c - the cross-process half of the shadow mmap_sem.
+ *
+ * rmapcore requires one mm-level operation per mm at a time.  Within a
+ * process shim.mm_lock gives that; but an explicit checkpoint reconciles
+ * other processes' mms on their behalf, so every mm also has a robust,
+ * process-shared mutex in "$RMAPSHIM_OUT/mmsem", one slot per mm index
+ * (modulo MMSEM_SLOTS: two mms sharing a slot only serialize).  Robust,
+ * because a SIGKILLed holder must not wedge the tree: the next locker gets
+ * EOWNERDEAD and carries on.  The file is created by the first process that
+ * needs it, initialized under a private name and link()ed into place, so no
+ * process ever maps a half-initialized table.  In the preload it is only
+ * set up from the constructor (shim_busy set), so its mmap is not traced.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sys/mman.h>
+
+#include "mmsem.h"
+#include "shimenv.h"
+
+#define MMSEM_SLOTS	4096
+#define TRY_SPINS	2000	/* on-behalf trylock attempts before giving up */
+
+struct mmsem_slot {
+	pthread_mutex_t m;
+	char pad[64 - sizeof(pthread_mutex_t) % 64];
+};
+
+static struct mmsem_slot *slots;
+
+static struct mmsem_slot *map_table(int fd)
+{
+	void *p = mmap(NULL, MMSEM_SLOTS * sizeof(struct mmsem_slot),
+			     PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static struct mmsem_slot *create_table(const char *path)
+{
+	char tmp[PATH_MAX + 32];
+	pthread_mutexattr_t at;
+	struct mmsem_slot *t;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	/* A store into an unbacked page of a shared file is a SIGBUS. */
+	t = posix_fallocate(fd, 0, MMSEM_SLOTS * sizeof(*t)) ? NULL : map_table(fd);
+	close(fd);
+	if (t) {
+		pthread_mutexattr_init(&at);
+		pthread_mutexattr_setpshared(&at, PTHREAD_PROCESS_SHARED);
+		pthread_mutexattr_setrobust(&at, PTHREAD_MUTEX_ROBUST);
+		for (int i = 0; i < MMSEM_SLOTS; i++)
+			pthread_mutex_init(&t[i].m, &at);
+		pthread_mutexattr_destroy(&at);
+		if (link(tmp, path) && errno == EEXIST) {
+			/* Another process won: use its table. */
+			munmap(t, MMSEM_SLOTS * sizeof(*t));
+			t = NULL;
+		}
+	}
+	unlink(tmp);
+	return t;
+}
+
+int shim_mmsem_attach(const char *dir, struct rmap_file_id *id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, RMAPSHIM_MMSEM_NAME);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		slots = create_table(path);
+		fd = slots ? -1 : open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd >= 0) {
+		slots = map_table(fd);
+		close(fd);
+	}
+	if (!slots || stat(path, &st))
+		return -ENOENT;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+static pthread_mutex_t *slot_of(rmap_mm_t mm)
+{
+	return slots && mm ? &slots[mm % MMSEM_SLOTS].m : NULL;
+}
+
+static void got(pthread_mutex_t *m, int r)
+{
+	/* The holder died (SIGKILL) inside its section: the supervisor reaps its mm. */
+	if (r == EOWNERDEAD)
+		pthread_mutex_consistent(m);
+}
+
+void shim_mmsem_lock(rmap_mm_t mm)
+{
+	pthread_mutex_t *m = slot_of(mm);
+
+	if (m)
+		got(m, pthread_mutex_lock(m));
+}
+
+/* For another process's mm: never wait long, it may be waiting for ours. */
+int shim_mmsem_trylock(rmap_mm_t mm)
+{
+	pthread_mutex_t *m = slot_of(mm);
+
+	if (!m)
+		return 0;
+	for (int i = 0; i < TRY_SPINS; i++) {
+		int r = pthread_mutex_trylock(m);
+
+		if (r == 0 || r == EOWNERDEAD) {
+			got(m, r);
+			return 1;
+		}
+		sched_yield();
+	}
+	return 0;
+}
+
+void shim_mmsem_unlock(rmap_mm_t mm)
+{
+	pthread_mutex_t *m = slot_of(mm);
+
+	if (m)
+		pthread_mutex_unlock(m);
+}

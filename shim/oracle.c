@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * oracle.c - the real kernel as the judge of the shadow rmap.
+ *
+ * For each compared frame, the shadow page_mapcount must equal
+ * /proc/kpagecount for order-0 anon pages (every mapper is in the traced
+ * tree), and must not exceed it for file pages (processes outside the tree
+ * may map them too).  Large folios (THP, mTHP) are counted, not compared:
+ * kpagecount reports them per folio, the shadow per 4 KiB frame.
+ *
+ * Explicit checkpoints (rmapshim_checkpoint) first reconcile every live
+ * process of the tree: this one itself, the others on their behalf from
+ * /proc/<pid>, which is only sound at a quiescent point (the client API's
+ * contract); a traced pid that is gone is left to the supervisor, which
+ * reaps it (its pages then show up as mismatches).  Then every
+ * present pte of every live mm is compared.  Implicit checkpoints (after
+ * fork, at exit) sample at most SAMPLE pages of this mm that the shadow
+ * says only we map, so a sibling's unreconciled COW cannot fake a mismatch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "real.h"
+#include "shim.h"
+
+#define SAMPLE		64
+#define RUN		512
+#define MAX_MISMATCH	8
+#define PASSES		3
+
+struct tally {
+	uint64_t compared, agreed, mismatched, not_compared;
+	struct rlog_mismatch mis[MAX_MISMATCH];
+	uint32_t nmis;
+};
+
+struct keys {
+	uint64_t *k;
+	size_t n, cap;
+	size_t stride, seen;		/* implicit: every stride-th pte */
+	int only_single;		/* implicit: shadow mapcount 1 only */
+};
+
+static void collect_key(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
+{
+	struct keys *ks = ctx;
+
+	(void)addr;
+	if (pte->kind != RMAP_PTE_PRESENT || ks->n == ks->cap ||
+	    ks->seen++ % ks->stride)
+		return;
+	if (ks->only_single && rmap_page_mapcount(shim.arena, pte->page) != 1)
+		return;
+	ks->k[ks->n++] = pte->key;
+}
+
+/*
+ * In-place heapsort: qsort may malloc, and every page of ours written after
+ * the reconciliation (heap, stack, .bss shared since a fork) is a COW the
+ * shadow has not seen yet.
+ */
+static void sift(uint64_t *k, size_t root, size_t n)
+{
+	for (size_t child; (child = 2 * root + 1) < n; root = child) {
+		uint64_t t;
+
+		if (child + 1 < n && k[child + 1] > k[child])
+			child++;
+		if (k[root] >= k[child])
+			return;
+		t = k[root];
+		k[root] = k[child];
+		k[child] = t;
+	}
+}
+
+static void sort_u64(uint64_t *k, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift(k, i, n);
+	for (size_t i = n; i-- > 1;) {
+		uint64_t t = k[0];
+
+		k[0] = k[i];
+		k[i] = t;
+		sift(k, 0, i);
+	}
+}
+
+static void judge(struct tally *t, uint64_t pfn, uint64_t flags, uint64_t kcount)
+{
+	const uint64_t large = (1ull << KPF_THP) | (1ull << KPF_HUGE) |
+			       (1ull << KPF_COMPOUND_HEAD) | (1ull << KPF_COMPOUND_TAIL);
+	int64_t shadow = rmap_page_mapcount(shim.arena, rmap_page_find(shim.arena, pfn));
+	int ok;
+
+	if (flags & large) {
+		t->not_compared++;
+		return;
+	}
+	t->compared++;
+	ok = (flags & (1ull << KPF_ANON)) ? shadow == (int64_t)kcount
+					  : shadow <= (int64_t)kcount;
+	if (ok) {
+		t->agreed++;
+		return;
+	}
+	t->mismatched++;
+	if (t->nmis < MAX_MISMATCH) {
+		t->mis[t->nmis].frame = pfn;
+		t->mis[t->nmis].shadow = (int32_t)shadow;
+		t->mis[t->nmis].kernel = (int32_t)kcount;
+		t->nmis++;
+	}
+}
+
+/* Sorted, unique PFNs: read kpageflags and kpagecount in runs. */
+static void compare(struct tally *t, const uint64_t *k, size_t n)
+{
+	int fd_flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	int fd_count = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	uint64_t fl[RUN], cnt[RUN];
+
+	for (size_t i = 0; fd_flags >= 0 && fd_count >= 0 && i < n;) {
+		size_t len = 1;
+
+		while (i + len < n && len < RUN && k[i + len] == k[i] + len)
+			len++;
+		if (pread(fd_flags, fl, len * 8, k[i] * 8) != (ssize_t)(len * 8) ||
+		    pread(fd_count, cnt, len * 8, k[i] * 8) != (ssize_t)(len * 8)) {
+			t->not_compared += len;
+		} else {
+			for (size_t j = 0; j < len; j++)
+				judge(t, k[i] + j, fl[j], cnt[j]);
+		}
+		i += len;
+	}
+	if (fd_flags >= 0)
+		close(fd_flags);
+	if (fd_count >= 0)
+		close(fd_count);
+}
+
+static void log_oracle(const struct tally *t, const char *label, int explicit_cp)
+{
+	size_t n = strlen(label);
+	struct rlog_oracle *o;
+	void *p;
+
+	o = rlog_reserve(shim.log, RLOG_ORACLE, sizeof(*o) + rlog_str_size(n) +
+			 t->nmis * sizeof(struct rlog_mismatch));
+	if (!o)
+		return;
+	o->pid = shim.pid;
+	o->explicit_cp = explicit_cp;
+	o->compared = t->compared;
+	o->agreed = t->agreed;
+	o->mismatched = t->mismatched;
+	o->not_compared = t->not_compared;
+	o->nmismatch = t->nmis;
+	p = rlog_put_str(o + 1, label, n);
+	memcpy(p, t->mis, t->nmis * sizeof(struct rlog_mismatch));
+	rlog_commit(shim.log, o);
+}
+
+/* Reconcile every other live mm of the tree on its owner's behalf. */
+static void reconcile_tree(void)
+{
+	rmap_mm_t m = 0, next;
+
+	for (m = rmap_mm_next(shim.arena, 0); m; m = next) {
+		pid_t pid = rmap_mm_pid(shim.arena, m);
+		struct shim_op o;
+
+		next = rmap_mm_next(shim.arena, m);
+		if (pid == shim.pid)
+			continue;
+		/* Gone without our exit path (SIGKILL): the supervisor reaps it. */
+		if (kill(pid, 0) && errno == ESRCH)
+			continue;
+		/* Busy in its own operation or checkpoint: compare it as it is. */
+		if (!shim_mmsem_trylock(m))
+			continue;
+		shim_op_begin(&o, RLOG_OP_RECONCILE, RMAP_CAUSE_NONE, 0);
+		o.pid = pid;
+		o.mm = m;
+		(void)shim_reconcile(&o, pid, m, SHIM_ALL_LO, SHIM_ALL_HI, SHIM_RECON_PAGES);
+		shim_op_end(&o);
+		shim_mmsem_unlock(m);
+	}
+}
+
+static size_t gather(struct keys *ks, int explicit_cp)
+{
+	for (rmap_mm_t m = explicit_cp ? rmap_mm_next(shim.arena, 0) : shim.mm; m;
+	     m = explicit_cp ? rmap_mm_next(shim.arena, m) : 0)
+		rmap_walk_ptes(shim.arena, m, SHIM_ALL_LO, SHIM_ALL_HI, collect_key, ks);
+	size_t u = 0;
+
+	sort_u64(ks->k, ks->n);
+	for (size_t i = 0; i < ks->n; i++)
+		if (!u || ks->k[u - 1] != ks->k[i])
+			ks->k[u++] = ks->k[i];
+	return u;
+}
+
+static void reconcile_own(void)
+{
+	struct shim_op o;
+
+	shim_op_begin(&o, RLOG_OP_RECONCILE, RMAP_CAUSE_NONE, 0);
+	(void)shim_reconcile(&o, 0, shim.mm, SHIM_ALL_LO, SHIM_ALL_HI, SHIM_RECON_PAGES);
+	shim_op_end(&o);
+}
+
+/* Gather, sample and compare once into @t. */
+static void check(struct tally *t, struct keys *ks, int explicit_cp)
+{
+	size_t n;
+
+	memset(t, 0, sizeof(*t));
+	ks->n = ks->seen = 0;
+	n = gather(ks, explicit_cp);
+	/* Implicit checkpoints sample evenly over the sorted frames. */
+	if (!explicit_cp && shim.cfg.verify != SHIM_VERIFY_FULL && n > SAMPLE) {
+		for (size_t i = 0; i < SAMPLE; i++)
+			ks->k[i] = ks->k[i * n / SAMPLE];
+		n = SAMPLE;
+	}
+	compare(t, ks->k, n);
+}
+
+void shim_oracle(const char *label, int explicit_cp)
+{
+	struct tally t;
+	struct keys ks = { 0 };
+	size_t bytes;
+
+	if (explicit_cp) {
+		reconcile_tree();
+		for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m;
+		     m = rmap_mm_next(shim.arena, m))
+			ks.cap += rmap_mm_rss(shim.arena, m);
+		ks.stride = 1;
+	} else {
+		/* Sample while walking: the sort and the compare stay small. */
+		ks.cap = rmap_mm_rss(shim.arena, shim.mm);
+		ks.stride = shim.cfg.verify == SHIM_VERIFY_FULL || ks.cap < SAMPLE
+			    ? 1 : ks.cap / SAMPLE;
+		ks.cap /= ks.stride;
+		ks.only_single = 1;
+	}
+	ks.cap += ks.cap / 4 + 256;	/* room for what the re-reconciliations add */
+	bytes = ks.cap * sizeof(uint64_t);
+	/* Fresh pages: writing them cannot break a COW the shadow counted. */
+	ks.k = REAL(mmap)(NULL, bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ks.k == MAP_FAILED)
+		return;
+	/*
+	 * The checkpoint itself writes our stack and .bss, which a fork may
+	 * still share, and an exiting process leaves the shadow before the
+	 * kernel frees its pages: judge again, up to PASSES times, before
+	 * accusing.
+	 */
+	for (int pass = 0; pass < PASSES; pass++) {
+		if (pass) {
+			sched_yield();
+			if (explicit_cp)
+				reconcile_tree();
+		}
+		/* Implicit ones come right after a reconciliation (fork) or trust the last. */
+		if (explicit_cp || pass)
+			reconcile_own();
+		check(&t, &ks, explicit_cp);
+		if (!t.mismatched)
+			break;
+	}
+	REAL(munmap)(ks.k, bytes);
+	log_oracle(&t, label, explicit_cp);
+}

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * preload.c - librmapshim.so's constructor, its exit paths and the client
+ * API (rmapshim_checkpoint_v1).
+ *
+ * Each process image attaches the run's arena and log (shimenv.h names
+ * them), then takes a shadow mm: a new image after exec finds the old
+ * image's mm under its own pid and tears it down (cause EXEC); a process
+ * spawned through vfork/posix_spawn finds none and starts fresh, linked to
+ * the parent named in RMAPSHIM_PARENT; the first process starts the tree.
+ * Fork children never get here: their parent copies their mm.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "exechooks.h"
+#include "real.h"
+#include "shim.h"
+#include "shimenv.h"
+
+static char lib_path[PATH_MAX];
+
+/* A bad RMAPSHIM_* value is a usage error: say which, exit 2. */
+static void bad_value(const char *var, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "rmapshim: %s=%s is invalid: %s", var,
+		 getenv(var), what);
+	shim_say(msg);
+	REAL(_exit)(2);
+}
+
+static uint64_t env_uint(const char *var, uint64_t dflt, uint64_t max)
+{
+	const char *s = getenv(var);
+	char *end;
+	unsigned long long v;
+
+	if (!s)
+		return dflt;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v > max || *s == '-')
+		bad_value(var, "expected a non-negative integer in range");
+	return v;
+}
+
+static int env_choice(const char *var, const char *const *names, int dflt)
+{
+	const char *s = getenv(var);
+
+	if (!s)
+		return dflt;
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(s, names[i]))
+			return i;
+	bad_value(var, "see docs/shim.md for the accepted words");
+	return dflt;
+}
+
+static void read_config(void)
+{
+	static const char *const events[] = { "transitions", "pages", NULL };
+	static const char *const verify[] = { "off", "sampled", "full", NULL };
+
+	shim.cfg.stacks = env_uint(RMAPSHIM_ENV_STACKS, 16, 128);
+	shim.cfg.events_pages = env_choice(RMAPSHIM_ENV_EVENTS, events, 0);
+	shim.cfg.sample_ms = env_uint(RMAPSHIM_ENV_SAMPLE_MS, 0, 3600000);
+	shim.cfg.verify = env_choice(RMAPSHIM_ENV_VERIFY, verify, SHIM_VERIFY_SAMPLED);
+	shim.cfg.lockwait_ns = env_uint(RMAPSHIM_ENV_LOCKWAIT_NS, 20000, UINT64_MAX);
+}
+
+static int file_id(const char *path, struct rmap_file_id *id)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
+}
+
+static void join(char *dst, size_t n, const char *dir, const char *leaf)
+{
+	snprintf(dst, n, "%s/%s", dir, leaf);
+}
+
+/* LD_PRELOAD=... RMAPSHIM_OUT=DIR without rmapshim-run: the first process creates the run. */
+static int create_run(const char *dir, const char *arena, const char *log)
+{
+	struct rmap_arena_config cfg;
+	const char *mode = getenv(RMAPSHIM_ENV_MODE);
+	struct rlog_run_start *rs;
+
+	rmap_arena_default_config(&cfg);
+	cfg.mode = RMAP_LOCKLESS;
+	if (mode && rmap_mode_parse(mode, &cfg.mode))
+		bad_value(RMAPSHIM_ENV_MODE, "expected locked, lockless or lockless-rcu");
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (rmap_arena_create(arena, &cfg, &shim.arena) ||
+	    rlog_create(log, RLOG_DEFAULT_SEG_SIZE, RLOG_DEFAULT_NSEG, &shim.log))
+		return -EIO;
+	rs = rlog_reserve(shim.log, RLOG_RUN_START, sizeof(*rs) + 2 * rlog_str_size(0));
+	if (rs) {
+		rs->mode = cfg.mode;
+		rs->events = shim.cfg.events_pages;
+		rs->stacks = shim.cfg.stacks;
+		rs->verify = shim.cfg.verify;
+		rs->pid = getpid();
+		rs->pfn_access = 1;
+		rlog_commit(shim.log, rs);
+	}
+	return 0;
+}
+
+static int attach_run(void)
+{
+	const char *dir = getenv(RMAPSHIM_ENV_OUT);
+	char arena[PATH_MAX], log[PATH_MAX];
+	int err;
+
+	if (!dir || !*dir)
+		return -ENOENT;
+	join(arena, sizeof(arena), dir, RMAPSHIM_ARENA_NAME);
+	join(log, sizeof(log), dir, RMAPSHIM_LOG_NAME);
+	err = rmap_arena_attach(arena, &shim.arena);
+	if (err == -ENOENT)
+		err = create_run(dir, arena, log);
+	else if (!err)
+		err = rlog_attach(log, &shim.log);
+	if (err)
+		return err;
+	file_id(arena, &shim.arena_id);
+	file_id(log, &shim.log_id);
+	if (shim_mmsem_attach(dir, &shim.mmsem_id))
+		rlog_note(shim.log, getpid(), RLOG_NOTE_WARN,
+			  "no mmsem table: checkpoints reconcile only their own process");
+	return 0;
+}
+
+static rmap_mm_t parent_from_env(void)
+{
+	const char *s = getenv(RMAPSHIM_ENV_PARENT);
+	char *end;
+	long pid;
+
+	if (!s)
+		return 0;
+	pid = strtol(s, &end, 10);
+	if (*end != ':' || pid != getppid())
+		return 0;
+	return (rmap_mm_t)strtoul(end + 1, NULL, 10);
+}
+
+/* exec: the image that called execve is gone; its mm goes with it. */
+static void exec_teardown(rmap_mm_t old)
+{
+	struct shim_op o;
+	struct rlog_exit *e;
+
+	shim_op_begin(&o, 0, RMAP_CAUSE_EXEC, 0);
+	o.mm = old;
+	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, old, RMAP_CAUSE_EXEC));
+	shim_op_end(&o);
+	e = rlog_reserve(shim.log, RLOG_EXIT, sizeof(*e));
+	if (!e)
+		return;
+	e->pid = shim.pid;
+	e->mm = old;
+	e->how = RLOG_EXIT_EXEC;
+	e->pages = o.counts[RMAP_EV_REMOVE] + o.counts[RMAP_EV_UNMAP_LAST];
+	e->rmap_ns = o.rmap_ns;
+	rlog_commit(shim.log, e);
+}
+
+static int adopt_image(void)
+{
+	rmap_mm_t old = rmap_mm_find_pid(shim.arena, shim.pid);
+	rmap_mm_t parent = rmap_mm_find_pid(shim.arena, shim.ppid);
+	rmap_mm_t spawner = parent_from_env();
+	struct shim_op o;
+
+	if (old) {
+		shim_mmsem_lock(old);
+		exec_teardown(old);
+		shim_mmsem_unlock(old);
+	}
+	if (rmap_mm_create(shim.arena, shim.pid, parent ? parent : spawner, &shim.mm)) {
+		shim_say("rmapshim: shadow arena full: this process runs untraced");
+		return 0;
+	}
+	if (old)
+		shim_log_proc(RLOG_EXEC, shim.pid, shim.ppid, shim.mm, old,
+			      RLOG_HOW_EXEC, shim.exe);
+	else
+		shim_log_proc(RLOG_PROC_START, shim.pid, shim.ppid, shim.mm,
+			      parent ? parent : spawner,
+			      spawner || parent ? RLOG_HOW_EXEC : RLOG_HOW_INITIAL,
+			      shim.exe);
+	shim_modules_refresh(1);
+	shim_mmsem_lock(shim.mm);
+	shim_op_begin(&o, RLOG_OP_RECONCILE, old ? RMAP_CAUSE_EXEC : RMAP_CAUSE_NONE, 0);
+	(void)shim_reconcile(&o, 0, shim.mm, SHIM_ALL_LO, SHIM_ALL_HI, SHIM_RECON_PAGES);
+	shim_op_end_map(&o, 0, 0, 0, 0);
+	shim_mmsem_unlock(shim.mm);
+	shim.last_sample_ns = rlog_now_ns();
+	return 1;
+}
+
+static void at_exit(int status, void *arg)
+{
+	(void)arg;
+	shim_exit(status, RLOG_EXIT_NORMAL);
+}
+
+static void find_self(void)
+{
+	Dl_info info;
+	ssize_t n;
+
+	if (dladdr((void *)&find_self, &info) && info.dli_fname &&
+	    !realpath(info.dli_fname, lib_path))
+		lib_path[0] = 0;
+	n = readlink("/proc/self/exe", shim.exe, sizeof(shim.exe) - 1);
+	shim.exe[n > 0 ? n : 0] = 0;
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	int err, first = getenv(RMAPSHIM_ENV_PARENT) == NULL;
+
+	shim_busy = 1;			/* our own mappings are not the workload's */
+	shim_resolve_all();
+	read_config();
+	find_self();
+	shim.pid = getpid();
+	shim.ppid = getppid();
+	shim_env_save(lib_path[0] ? lib_path : NULL);
+	err = attach_run();
+	if (err) {
+		if (first)
+			shim_say(err == -ENOENT ? "rmapshim: RMAPSHIM_OUT is not set: running untraced"
+						: "rmapshim: cannot open the run's arena or log: running untraced");
+		shim_busy = 0;
+		return;
+	}
+	if (!shim_pfn_access()) {
+		if (first)
+			shim_say("rmapshim: /proc/self/pagemap shows no PFNs (needs root or "
+				 "CAP_SYS_ADMIN): running untraced");
+		shim_busy = 0;
+		return;
+	}
+	pthread_atfork(shim_fork_prepare, shim_atfork_parent, shim_atfork_child);
+	on_exit(at_exit, NULL);
+	shim_stacks_init();
+	(void)shim_dl_changed();
+	shim_events_thread_init();
+	pthread_mutex_lock(&shim.mm_lock);
+	shim.traced = adopt_image();
+	pthread_mutex_unlock(&shim.mm_lock);
+	shim_busy = 0;
+}
+
+SHIM_API void _exit(int status)
+{
+	shim_exit(status, RLOG_EXIT_UNDERSCORE);
+	REAL(_exit)(status);
+	__builtin_unreachable();
+}
+
+SHIM_API void _Exit(int status)
+{
+	shim_exit(status, RLOG_EXIT_UNDERSCORE);
+	REAL(_Exit)(status);
+	__builtin_unreachable();
+}
+
+SHIM_API void rmapshim_checkpoint_v1(const char *label)
+{
+	if (!shim_enter())
+		return;
+	shim_oracle(label ? label : "", 1);
+	shim_leave();
+}

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reconcile.c - make the shadow mm say what the kernel says.
+ *
+ * Most mappings are created behind any preload's back (malloc, ld.so,
+ * thread stacks, posix_spawn), so the truth is read from /proc: vmas from
+ * <pid>/maps (raw read(), no stdio, no malloc), ptes from <pid>/pagemap
+ * (bit 63 present, bit 56 exclusive, bits 0-54 PFN) and, for frames the
+ * shadow has not seen at that address, /proc/kpageflags (anon, zero page).
+ * The diff is replayed through rmapcore's mm-level operations:
+ *   kernel vma, no shadow vma        -> rmap_mmap_region
+ *   shadow vma, no kernel vma        -> rmap_munmap
+ *   same vma, other rwx/shared bits  -> rmap_change_flags
+ *   present frame, no shadow pte     -> rmap_fault (do_anonymous_page...)
+ *   other frame than the shadow's    -> rmap_fault (the core does the COW)
+ *   shadow pte, nothing present      -> rmap_zap_page
+ * The shim's own files (arena, log) and the kernel's special mappings are
+ * never part of the shadow.  Buffers are static: callers hold mm_lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1ull << PAGE_SHIFT)
+#define MAX_VMAS	16384
+#define BATCH		512		/* pagemap entries per read */
+
+#define PM_PRESENT	(1ull << 63)
+#define PM_EXCLUSIVE	(1ull << 56)
+#define PM_PFN_MASK	((1ull << 55) - 1)
+#define KPF_NOPAGE	20
+
+/* vm_flags the maps text shows; the rest (VM_LOCKED...) is the hooks' to set. */
+#define CMP_FLAGS (RMAP_VM_READ | RMAP_VM_WRITE | RMAP_VM_EXEC | RMAP_VM_SHARED)
+
+struct kvma {
+	uint64_t start, end, pgoff;
+	uint32_t flags;
+	struct rmap_file_id file;
+};
+
+static struct kvma kv[MAX_VMAS];
+static struct rmap_vma_info sv[MAX_VMAS];
+static char mapsbuf[65536];
+static uint64_t zero_pfn;		/* the shared zero page, once seen */
+static int overflow_said;
+
+struct spte {
+	uint64_t addr, key;
+};
+
+struct recon {
+	struct shim_op *o;
+	rmap_mm_t mm;
+	uint64_t lo, hi;
+	int nk, ns;
+	int kpf_fd;
+	struct spte sp[BATCH];
+	int nsp;
+};
+
+static void proc_path(char *buf, pid_t pid, const char *leaf)
+{
+	char *p = buf;
+
+	memcpy(p, "/proc/", 6);
+	p += 6;
+	if (pid) {
+		p = shim_utoa(p, (uint64_t)pid);
+	} else {
+		memcpy(p, "self", 4);
+		p += 4;
+	}
+	*p++ = '/';
+	strcpy(p, leaf);
+}
+
+static int open_proc(pid_t pid, const char *leaf)
+{
+	char path[64];
+
+	proc_path(path, pid, leaf);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static const char *hex(const char *s, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (;; s++) {
+		unsigned d;
+
+		if (*s >= '0' && *s <= '9')
+			d = *s - '0';
+		else if (*s >= 'a' && *s <= 'f')
+			d = *s - 'a' + 10;
+		else
+			break;
+		x = x * 16 + d;
+	}
+	*v = x;
+	return s;
+}
+
+static int special_name(const char *name)
+{
+	static const char *const specials[] = {
+		"[vvar]", "[vdso]", "[vsyscall]", "[vvar_vclock]", "[uprobes]",
+	};
+
+	for (unsigned i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
+		if (!strcmp(name, specials[i]))
+			return 1;
+	return 0;
+}
+
+static int is_shim_file(const struct rmap_file_id *f)
+{
+	const struct rmap_file_id *ours[] = { &shim.arena_id, &shim.log_id, &shim.mmsem_id };
+
+	for (unsigned i = 0; f->ino && i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (f->dev == ours[i]->dev && f->ino == ours[i]->ino)
+			return 1;
+	return 0;
+}
+
+/* One maps line ("start-end perms offset maj:min inode  name"), NUL-terminated. */
+static void parse_line(struct recon *r, const char *s)
+{
+	uint64_t start, end, off, maj, min, ino = 0;
+	struct kvma *k;
+	uint32_t f = 0;
+	const char *perms;
+
+	s = hex(s, &start);
+	s = hex(s + 1, &end);
+	perms = s + 1;
+	s = hex(perms + 5, &off);
+	s = hex(s + 1, &maj);
+	s = hex(s + 1, &min);
+	for (s++; *s >= '0' && *s <= '9'; s++)
+		ino = ino * 10 + (*s - '0');
+	while (*s == ' ')
+		s++;
+	if (end <= r->lo || start >= r->hi || special_name(s))
+		return;
+	if (r->nk == MAX_VMAS) {
+		if (!overflow_said++)
+			shim_say("rmapshim: more than 16384 vmas; the rest are not shadowed");
+		return;
+	}
+	k = &kv[r->nk];
+	k->file.dev = ino ? makedev(maj, min) : 0;
+	k->file.ino = ino;
+	if (is_shim_file(&k->file))
+		return;
+	if (perms[0] == 'r')
+		f |= RMAP_VM_READ;
+	if (perms[1] == 'w')
+		f |= RMAP_VM_WRITE;
+	if (perms[2] == 'x')
+		f |= RMAP_VM_EXEC;
+	if (perms[3] == 's')
+		f |= RMAP_VM_SHARED | RMAP_VM_MAYSHARE |
+		     (perms[1] == 'w' ? RMAP_VM_MAYWRITE : 0);
+	else
+		f |= RMAP_VM_MAYWRITE;
+	if (!strcmp(s, "[stack]"))
+		f |= RMAP_VM_GROWSDOWN;
+	k->start = start;
+	k->end = end;
+	k->pgoff = ino ? off >> PAGE_SHIFT : start >> PAGE_SHIFT;
+	k->flags = f;
+	r->nk++;
+}
+
+static int read_maps(struct recon *r, pid_t pid)
+{
+	int fd = open_proc(pid, "maps");
+	size_t have = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, mapsbuf + have, sizeof(mapsbuf) - 1 - have);
+		char *line = mapsbuf, *nl;
+
+		if (n <= 0)
+			break;
+		have += n;
+		mapsbuf[have] = 0;
+		while ((nl = strchr(line, '\n'))) {
+			*nl = 0;
+			parse_line(r, line);
+			line = nl + 1;
+		}
+		have -= line - mapsbuf;
+		memmove(mapsbuf, line, have);
+	}
+	close(fd);
+	return 0;
+}
+
+static void collect_vma(void *ctx, const struct rmap_vma_info *v)
+{
+	struct recon *r = ctx;
+
+	if (v->end <= r->lo || v->start >= r->hi || r->ns == MAX_VMAS)
+		return;
+	sv[r->ns++] = *v;
+}
+
+static int same_file(const struct rmap_file_id *a, const struct rmap_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino;
+}
+
+/* Covering entry of @addr in a sorted vma array, advancing *i. */
+#define COVER(arr, n, i, addr) __extension__ ({				\
+	while (*(i) < (n) && (arr)[*(i)].end <= (addr))			\
+		(*(i))++;						\
+	(*(i) < (n) && (arr)[*(i)].start <= (addr)) ? &(arr)[*(i)] : NULL; })
+
+static uint64_t next_edge(uint64_t p, uint64_t hi, const struct kvma *k,
+			  const struct rmap_vma_info *s, int ki, int nk,
+			  int si, int ns)
+{
+	uint64_t e = hi;
+
+	if (k)
+		e = k->end < e ? k->end : e;
+	else if (ki < nk && kv[ki].start < e)
+		e = kv[ki].start;
+	if (s)
+		e = s->end < e ? s->end : e;
+	else if (si < ns && sv[si].start < e)
+		e = sv[si].start;
+	return e > p ? e : hi;
+}
+
+static uint64_t file_pgoff(const struct kvma *k, uint64_t at)
+{
+	return k->pgoff + ((at - k->start) >> PAGE_SHIFT);
+}
+
+/* One piece [p, q) where the kernel vma @k and shadow vma @s are constant. */
+static void diff_piece(struct recon *r, uint64_t p, uint64_t q,
+		       const struct kvma *k, const struct rmap_vma_info *s)
+{
+	struct shim_op *o = r->o;
+	struct rmap_arena *a = shim.arena;
+	enum rmap_cause gone = o->cause == RMAP_CAUSE_MREMAP ? RMAP_CAUSE_MREMAP
+							     : RMAP_CAUSE_MUNMAP;
+
+	if (!k && s) {
+		(void)SHIM_RMAP(o, rmap_munmap(a, r->mm, p, q, gone));
+		return;
+	}
+	if (!k)
+		return;
+	if (s && same_file(&k->file, &s->file) &&
+	    (!k->file.ino || s->pgoff + ((p - s->start) >> PAGE_SHIFT) == file_pgoff(k, p))) {
+		uint32_t set = k->flags & CMP_FLAGS & ~s->flags;
+		uint32_t clear = s->flags & CMP_FLAGS & ~k->flags;
+
+		if (set || clear)
+			(void)SHIM_RMAP(o, rmap_change_flags(a, r->mm, p, q, set, clear));
+		return;
+	}
+	(void)SHIM_RMAP(o, rmap_mmap_region(a, r->mm, p, q, k->flags,
+					    k->file.ino ? file_pgoff(k, p) : p >> PAGE_SHIFT,
+					    k->file.ino ? &k->file : NULL));
+}
+
+static void diff_vmas(struct recon *r)
+{
+	int ki = 0, si = 0;
+	uint64_t p = r->lo;
+
+	while (p < r->hi && (ki < r->nk || si < r->ns)) {
+		const struct kvma *k = COVER(kv, r->nk, &ki, p);
+		const struct rmap_vma_info *s = COVER(sv, r->ns, &si, p);
+		uint64_t q = next_edge(p, r->hi, k, s, ki, r->nk, si, r->ns);
+
+		if (k || s)
+			diff_piece(r, p, q, k, s);
+		p = q;
+	}
+}
+
+static void collect_pte(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
+{
+	struct recon *r = ctx;
+
+	if (pte->kind == RMAP_PTE_PRESENT && r->nsp < BATCH) {
+		r->sp[r->nsp].addr = addr;
+		r->sp[r->nsp].key = pte->key;
+		r->nsp++;
+	}
+}
+
+static int64_t kpageflags(struct recon *r, uint64_t pfn)
+{
+	uint64_t v;
+
+	if (r->kpf_fd < 0)
+		r->kpf_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (r->kpf_fd < 0 || pread(r->kpf_fd, &v, 8, pfn * 8) != 8)
+		return -1;
+	return (int64_t)v;
+}
+
+/* The frame now mapped at @addr, new to the shadow there. */
+static void fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
+		     uint64_t pm)
+{
+	uint64_t pfn = pm & PM_PFN_MASK;
+	int64_t kf = kpageflags(r, pfn);
+	unsigned ff = 0;
+
+	/* The zero page is PG_reserved: the kernel never counts it. */
+	if (kf >= 0 && (kf & ((1ll << KPF_ZERO_PAGE) | (1ll << KPF_NOPAGE)))) {
+		if (kf & (1ll << KPF_ZERO_PAGE))
+			zero_pfn = pfn;
+		return;
+	}
+	if (kf >= 0 && (kf & (1ll << KPF_ANON)))
+		ff |= RMAP_FAULT_ANON;
+	if ((pm & PM_EXCLUSIVE) && (k->flags & RMAP_VM_WRITE))
+		ff |= RMAP_FAULT_WRITE;
+	if (SHIM_RMAP(r->o, rmap_fault(shim.arena, r->mm, addr, pfn, ff)) == 0)
+		r->o->pages++;
+}
+
+static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
+{
+	uint64_t lo = k->start > r->lo ? k->start : r->lo;
+	uint64_t hi = k->end < r->hi ? k->end : r->hi;
+	uint64_t pm[BATCH];
+	enum rmap_cause zap = r->o->cause == RMAP_CAUSE_NONE ? RMAP_CAUSE_MADVISE
+							     : r->o->cause;
+
+	for (uint64_t cs = lo; cs < hi; cs += BATCH * PAGE_SIZE) {
+		uint64_t ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
+		size_t n = (ce - cs) >> PAGE_SHIFT;
+		int j = 0;
+
+		if (pread(pm_fd, pm, n * 8, (cs >> PAGE_SHIFT) * 8) != (ssize_t)(n * 8))
+			return;
+		r->nsp = 0;
+		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t addr = cs + (i << PAGE_SHIFT);
+			int kp = (pm[i] & PM_PRESENT) && (pm[i] & PM_PFN_MASK) &&
+				 (pm[i] & PM_PFN_MASK) != zero_pfn;
+			const struct spte *s = NULL;
+
+			while (j < r->nsp && r->sp[j].addr < addr)
+				j++;
+			if (j < r->nsp && r->sp[j].addr == addr)
+				s = &r->sp[j];
+			if (kp && (!s || s->key != (pm[i] & PM_PFN_MASK)))
+				fault_in(r, k, addr, pm[i]);
+			else if (!kp && s &&
+				 SHIM_RMAP(r->o, rmap_zap_page(shim.arena, r->mm, addr, zap)) == 0)
+				r->o->pages++;
+		}
+	}
+}
+
+int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
+		   uint64_t hi, unsigned flags)
+{
+	struct recon r = { .o = o, .mm = mm, .lo = lo & ~(PAGE_SIZE - 1),
+			   .hi = hi, .kpf_fd = -1 };
+	int err, pm_fd;
+
+	if (!mm)
+		return -EINVAL;
+	rmap_walk_vmas(shim.arena, mm, collect_vma, &r);
+	if ((flags & SHIM_RECON_EXTEND) && r.ns) {
+		r.lo = sv[0].start < r.lo ? sv[0].start : r.lo;
+		r.hi = sv[r.ns - 1].end > r.hi ? sv[r.ns - 1].end : r.hi;
+	}
+	err = read_maps(&r, pid);
+	if (err)
+		return err;
+	/* Another process with no vma at all is a zombie: the supervisor reaps it. */
+	if (pid && !r.nk)
+		return -ESRCH;
+	diff_vmas(&r);
+	if (!(flags & SHIM_RECON_PAGES))
+		return 0;
+	pm_fd = open_proc(pid, "pagemap");
+	if (pm_fd < 0)
+		return -errno;
+	for (int i = 0; i < r.nk; i++)
+		diff_pages(&r, pm_fd, &kv[i]);
+	close(pm_fd);
+	if (r.kpf_fd >= 0)
+		close(r.kpf_fd);
+	return 0;
+}
+
+int shim_pfn_access(void)
+{
+	volatile uint64_t probe = 1;
+	uint64_t e = 0;
+	int fd = open_proc(0, "pagemap");
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, ((uintptr_t)&probe >> PAGE_SHIFT) * 8) != 8)
+		e = 0;
+	close(fd);
+	return (e & PM_PRESENT) && (e & PM_PFN_MASK);
+}

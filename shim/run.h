@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run.h - the supervisor's state, shared by run.c (the process tree) and
+ * runshadow.c (the supervisor's own work on the shadow rmap and the log).
+ */
+#ifndef RMAPSHIM_RUN_H
+#define RMAPSHIM_RUN_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "rmapcore.h"
+#include "runopts.h"
+
+#define PROG "rmapshim run"
+
+/* Statuses of the processes this supervisor waited for (it is their reaper). */
+struct waited {
+	pid_t pid;
+	int status;
+};
+
+struct run {
+	struct run_opts o;
+	int dirfd;
+	char dir[PATH_MAX];		/* absolute, as the children see it */
+	struct rmap_arena *arena;	/* NULL: running untraced */
+	struct rlog *log;		/* NULL: no log at all */
+	int traced;			/* LD_PRELOAD set for CMD */
+	pid_t self, child;
+	int child_status, child_done;
+	uint64_t t0;
+	uint64_t reaped;
+	struct waited *waited;
+	size_t nwaited, waited_cap;
+	rmap_mm_t *suspect;		/* dead-looking mms of the previous wake */
+	size_t nsuspect;
+	pthread_t reclaimer;
+	int reclaim_running;
+	pthread_mutex_t stop_lock;	/* wakes the vmscan thread to stop */
+	pthread_cond_t stop_cond;
+	int stop;			/* under stop_lock */
+};
+
+/* run.c */
+void run_note(struct run *r, enum rlog_note_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* One line on stderr and the same as a warning note in the log. */
+void run_warn(struct run *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* realloc doubling *cap (exits on ENOMEM: the supervisor has nothing to save). */
+void *run_grow(void *p, size_t *cap, size_t elem);
+int run_exit_code(int status);
+/* The status this supervisor collected for @pid, or -1 if it never saw it. */
+int run_waited_status(const struct run *r, pid_t pid);
+
+/* runshadow.c */
+void run_start_reclaim(struct run *r);
+void run_stop_reclaim(struct run *r);
+/* @final: the tree is gone, every live mm is an orphan. */
+void run_reap_dead_mms(struct run *r, int final);
+/* Invariants, lock_stat, RLOG_RUN_END and the end line. */
+void run_finish(struct run *r, int status);
+
+#endif /* RMAPSHIM_RUN_H */

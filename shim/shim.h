@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shim.h - librmapshim.so's internal interfaces.
+ *
+ * Data flows one way: a hook (forkhooks.c, exechooks.c, mmhooks.c) enters
+ * the shim (lifecycle.c), learns what the kernel did from /proc
+ * (reconcile.c), replays it on the shadow rmap (rmapcore), and the sink
+ * (events.c) logs what rmapcore did, with the call stack (stacks.c).
+ *
+ * Locking: shim.mm_lock and the mm's slot in mmsem.c (taken in that order)
+ * are the shadow mmap_sem: every mm-level rmapcore operation on an mm runs
+ * under both (the slot alone when a checkpoint reconciles another
+ * process's mm).  shim_busy is the per-thread recursion guard: set, every
+ * hook passes straight through.
+ */
+#ifndef RMAPSHIM_SHIM_H
+#define RMAPSHIM_SHIM_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "mmsem.h"
+#include "rmapcore.h"
+
+#define SHIM_API __attribute__((visibility("default")))
+
+enum shim_verify { SHIM_VERIFY_OFF = 0, SHIM_VERIFY_SAMPLED = 1, SHIM_VERIFY_FULL = 2 };
+
+struct shim_cfg {
+	unsigned stacks;		/* frames per stack, 0 = none */
+	int events_pages;		/* 1: every transition individually */
+	unsigned sample_ms;		/* whole-mm reconciliation period */
+	enum shim_verify verify;
+	uint64_t lockwait_ns;
+};
+
+struct shim_proc {
+	int traced;			/* 0: pass every call straight through */
+	pid_t pid;			/* whose private state this is */
+	pid_t ppid;
+	rmap_mm_t mm;			/* 0 until created or adopted */
+	pid_t pending_ppid;		/* fork child: this parent is creating mm */
+	struct rmap_arena *arena;
+	struct rlog *log;
+	struct rmap_file_id arena_id, log_id, mmsem_id;	/* hidden from the shadow */
+	struct shim_cfg cfg;
+	pthread_mutex_t mm_lock;
+	uint64_t last_sample_ns;
+	char exe[512];
+};
+
+extern struct shim_proc shim;
+extern __thread int shim_busy;
+
+/* ---- lifecycle.c: entering the shim, fork children, exit ---- */
+
+/*
+ * shim_enter - 1 if this call must be shadowed: then shim_busy is set,
+ * mm_lock held and shim.mm valid; shim_leave undoes it.  0: pass through
+ * (untraced, nested, a vfork/CLONE_VM child sharing its parent's memory).
+ */
+int shim_enter(void);
+void shim_leave(void);
+/* Drop only the mm's mmsem slot (before exec; shim_leave then skips it). */
+void shim_leave_shared(void);
+/* 1 if the caller runs in memory shared with shim.pid (vfork, CLONE_VM). */
+int shim_in_shared_vm(void);
+extern __thread int shim_vforking;	/* set by the vfork note, parent side */
+
+void shim_fork_prepare(void);			/* atfork prepare, _Fork, clone */
+void shim_fork_parent(pid_t child, uint32_t kind);	/* after the real call */
+void shim_fork_child(int dup_pending);		/* first thing in the child */
+extern __thread int shim_fork_wrapped;		/* a wrapper will call shim_fork_parent */
+void shim_atfork_parent(void);
+void shim_atfork_child(void);
+
+void shim_exit(int status, uint32_t how);	/* enum rlog_exit_how */
+void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
+		   rmap_mm_t parent_mm, uint32_t how, const char *exe);
+void shim_log_fork(pid_t parent, pid_t child, rmap_mm_t child_mm,
+		   uint32_t kind, uint64_t pages, uint64_t rmap_ns,
+		   uint64_t fork_ns, uint32_t stack);
+
+/* ---- events.c: the rmap sink and per-operation accounting ---- */
+
+struct shim_op {
+	int32_t pid;
+	rmap_mm_t mm;
+	uint32_t op;			/* enum rlog_map_op, 0 for fork/exit */
+	uint32_t cause;			/* enum rmap_cause */
+	uint32_t stack;
+	uint64_t counts[RMAP_EV_NR_TYPES];
+	uint64_t pages;			/* ptes changed by the shim's calls */
+	uint64_t rmap_ns;		/* time inside rmapcore */
+	struct shim_op *prev;
+};
+
+/* Start accounting on this thread; @stack 0 means none. */
+void shim_op_begin(struct shim_op *o, uint32_t op, uint32_t cause, uint32_t stack);
+/* Stop; logs RLOG_TRANSITION_AGG for what was not logged one by one. */
+void shim_op_end(struct shim_op *o);
+/* shim_op_end plus the operation's RLOG_MAP_EVENT. */
+void shim_op_end_map(struct shim_op *o, uint64_t start, uint64_t end,
+		     uint32_t vm_flags, int64_t ret);
+/* Sink and lock-wait hook for the calling thread (idempotent). */
+void shim_events_thread_init(void);
+
+/* Time an rmapcore call into the current op. */
+#define SHIM_RMAP(o, call) __extension__ ({				\
+	uint64_t t0_ = rlog_now_ns();					\
+	__typeof__(call) r_ = (call);					\
+	(o)->rmap_ns += rlog_now_ns() - t0_;				\
+	r_; })
+
+/* ---- stacks.c: deduplicated call stacks and the module map ---- */
+
+void shim_stacks_init(void);		/* warm libunwind up */
+void shim_stacks_reset(void);		/* fork child: ids restart per pid */
+uint32_t shim_stack(void);		/* 0 if stacks are off */
+void shim_modules_refresh(int force);	/* RLOG_MODULES if the set changed */
+int shim_dl_changed(void);		/* loads/unloads since the last call */
+
+/* ---- reconcile.c: /proc -> shadow ---- */
+
+#define SHIM_ALL_LO	0ull
+#define SHIM_ALL_HI	(~0ull)
+#define SHIM_RECON_PAGES	0x1	/* ptes too, not only vmas */
+#define SHIM_RECON_EXTEND	0x2	/* widen to the shadow vmas met (shmdt) */
+/*
+ * Bring the shadow mm @mm of process @pid (0: this process) in line with
+ * the kernel's view over [lo, hi).  Caller holds that mm's mmap_sem
+ * (mm_lock for our own, quiescence for another process's).
+ */
+int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
+		   uint64_t hi, unsigned flags);
+/* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
+int shim_pfn_access(void);
+/* kpageflags of @pfn (cached zero page); -1 on error. */
+#define KPF_ANON	12
+#define KPF_COMPOUND_HEAD 15
+#define KPF_COMPOUND_TAIL 16
+#define KPF_HUGE	17
+#define KPF_THP		22
+#define KPF_ZERO_PAGE	24
+
+/* ---- oracle.c: /proc/kpagecount as the judge ---- */
+
+/* Compare; @explicit_cp: every page of every live mm after reconciling all. */
+void shim_oracle(const char *label, int explicit_cp);
+
+/* ---- small helpers (lifecycle.c) ---- */
+char *shim_utoa(char *dst, uint64_t v);	/* returns the end (no NUL) */
+void shim_say(const char *msg);		/* one line to stderr, raw write */
+
+#endif /* RMAPSHIM_SHIM_H */

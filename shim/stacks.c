@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stacks.c - call stacks (raw return addresses, deduplicated per process)
+ * and the module map needed to symbolize them offline.
+ *
+ * Capture is glibc's backtrace() (libgcc_s's unwinder, the one the workload
+ * itself uses), IPs only.  Not libunwind: Debian's libunwind.a is not PIC;
+ * libunwind.so.8 in the global scope exports backtrace and _Unwind_*,
+ * which would replace the workload's; and even loaded RTLD_LOCAL, its
+ * first unwind opens a memory-validation pipe that stays in the
+ * workload's fd table (seen here as fds 3 and 4) and would be written to
+ * after a close-all reused those numbers.  backtrace() costs ~4 us instead
+ * of ~0.2 us, once per intercepted call.  Its first call loads libgcc_s
+ * (malloc, mmap), so every caller holds shim_busy and the constructor
+ * warms it up.  A stack is logged once per process as RLOG_STACK; later
+ * uses carry its id.
+ */
+#include <elf.h>
+#include <execinfo.h>
+#include <link.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define STACK_SLOTS	8192		/* power of two */
+#define MAX_FRAMES	128
+
+struct stack_slot {
+	uint64_t hash;			/* 0: free */
+	uint32_t id;			/* 0 while the winner is still logging it */
+};
+
+static struct stack_slot slots[STACK_SLOTS];
+static uint32_t next_id;
+static uintptr_t self_lo, self_hi;	/* our own text: frames we skip */
+static unsigned long seen_adds, seen_subs;
+static uint32_t modules_gen;
+
+static uint64_t hash_ips(void *const *ip, int n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (int i = 0; i < n; i++) {
+		h ^= (uintptr_t)ip[i];
+		h *= 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+static void log_stack(uint32_t id, void *const *ip, int n)
+{
+	struct rlog_stack *s;
+	uint64_t *out;
+
+	s = rlog_reserve(shim.log, RLOG_STACK, sizeof(*s) + n * sizeof(uint64_t));
+	if (!s)
+		return;
+	s->pid = shim.pid;
+	s->id = id;
+	s->nframes = n;
+	out = (uint64_t *)(s + 1);
+	for (int i = 0; i < n; i++)
+		out[i] = (uintptr_t)ip[i];
+	rlog_commit(shim.log, s);
+}
+
+/* Find or insert: the thread that wins the slot assigns the id and logs. */
+static uint32_t intern(void *const *ip, int n)
+{
+	uint64_t h = hash_ips(ip, n);
+
+	for (unsigned probe = 0; probe < STACK_SLOTS; probe++) {
+		struct stack_slot *s = &slots[(h + probe) & (STACK_SLOTS - 1)];
+		uint64_t cur = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
+		uint32_t id;
+
+		if (cur == 0 && __atomic_compare_exchange_n(&s->hash, &cur, h, 0,
+				__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
+			shim_modules_refresh(0);
+			log_stack(id, ip, n);
+			__atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
+			return id;
+		}
+		if (cur != h)
+			continue;
+		/* Another thread is logging it: ids must not precede their record. */
+		while (!(id = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE)))
+			sched_yield();
+		return id;
+	}
+	return 0;
+}
+
+uint32_t shim_stack(void)
+{
+	void *ip[MAX_FRAMES + 8];
+	int n, skip = 0;
+	unsigned want = shim.cfg.stacks;
+
+	if (!want)
+		return 0;
+	if (want > MAX_FRAMES)
+		want = MAX_FRAMES;
+	n = backtrace(ip, (int)want + 8);
+	while (skip < n && (uintptr_t)ip[skip] >= self_lo &&
+	       (uintptr_t)ip[skip] < self_hi)
+		skip++;
+	n -= skip;
+	if (n > (int)want)
+		n = (int)want;
+	if (n <= 0)
+		return 0;
+	return intern(ip + skip, n);
+}
+
+void shim_stacks_reset(void)
+{
+	memset(slots, 0, sizeof(slots));
+	next_id = 0;
+	seen_adds = seen_subs = 0;
+}
+
+/* ---- module map ---- */
+
+static const char *module_path(const struct dl_phdr_info *info)
+{
+	if (info->dlpi_name && info->dlpi_name[0])
+		return info->dlpi_name;
+	return shim.exe;
+}
+
+/* The GNU build-id note of a loaded object, or NULL. */
+static const uint8_t *build_id(const struct dl_phdr_info *info, uint32_t *len)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const uint8_t *p, *end;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+			const uint8_t *name = p + sizeof(*nh);
+			const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(name, "GNU", 4)) {
+				*len = nh->n_descsz;
+				return desc;
+			}
+			p = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	*len = 0;
+	return NULL;
+}
+
+static void load_range(const struct dl_phdr_info *info, uint64_t *lo, uint64_t *hi)
+{
+	*lo = ~0ull;
+	*hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < *lo)
+			*lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > *hi)
+			*hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+}
+
+struct mod_walk {
+	int counters_only;
+	unsigned long adds, subs;
+	size_t size;			/* sizing pass: bytes needed */
+	uint8_t *out, *end;		/* filling pass */
+	uint32_t count;
+};
+
+static int module_cb(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	struct mod_walk *w = arg;
+	const char *path = module_path(info);
+	uint32_t idlen;
+	const uint8_t *id = build_id(info, &idlen);
+	size_t need = sizeof(struct rlog_module) + rlog_str_size(strlen(path)) +
+		      rlog_str_size(idlen);
+	struct rlog_module *m;
+
+	if (sz >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+		w->adds = info->dlpi_adds;
+		w->subs = info->dlpi_subs;
+	}
+	if (w->counters_only)
+		return 1;
+	if (!w->out) {
+		w->size += need;
+		return 0;
+	}
+	if (w->out + need > w->end)
+		return 1;
+	m = (struct rlog_module *)w->out;
+	m->bias = info->dlpi_addr;
+	load_range(info, &m->lo, &m->hi);
+	w->out = rlog_put_str(m + 1, path, strlen(path));
+	w->out = rlog_put_str(w->out, (const char *)id, idlen);
+	w->count++;
+	return 0;
+}
+
+void shim_modules_refresh(int force)
+{
+	struct mod_walk w = { .counters_only = 1 };
+	struct rlog_modules *r;
+
+	dl_iterate_phdr(module_cb, &w);
+	if (!force && w.adds == seen_adds && w.subs == seen_subs)
+		return;
+	seen_adds = w.adds;
+	seen_subs = w.subs;
+	w.counters_only = 0;
+	dl_iterate_phdr(module_cb, &w);
+	r = rlog_reserve(shim.log, RLOG_MODULES, sizeof(*r) + w.size);
+	if (!r)
+		return;
+	r->pid = shim.pid;
+	r->generation = ++modules_gen;
+	w.out = (uint8_t *)(r + 1);
+	w.end = w.out + w.size;
+	dl_iterate_phdr(module_cb, &w);
+	r->count = w.count;
+	rlog_commit(shim.log, r);
+}
+
+static int self_cb(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	uint64_t lo, hi;
+	uintptr_t me = (uintptr_t)arg;
+
+	(void)sz;
+	load_range(info, &lo, &hi);
+	if (me >= lo && me < hi) {
+		self_lo = lo;
+		self_hi = hi;
+		return 1;
+	}
+	return 0;
+}
+
+void shim_stacks_init(void)
+{
+	void *ip[4];
+
+	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&shim_stacks_init);
+	/* The first backtrace() loads libgcc_s: do it now, not in a hook. */
+	if (shim.cfg.stacks)
+		(void)backtrace(ip, 4);
+}
+
+/* Did ld.so load or unload anything since the last call (dlopen, iconv...)? */
+int shim_dl_changed(void)
+{
+	static unsigned long adds, subs;
+	struct mod_walk w = { .counters_only = 1 };
+
+	dl_iterate_phdr(module_cb, &w);
+	if (w.adds == adds && w.subs == subs)
+		return 0;
+	adds = w.adds;
+	subs = w.subs;
+	return 1;
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vma.c - vma geometry against the rmap: munmap splitting a vma in the
+ * middle, mremap moving ptes without touching index/mapping/mapcount
+ * (spec §4 move_one_page), remap_file_pages making a vma nonlinear and
+ * try_to_unmap's nonlinear cluster scan (§3.8) clearing it.
+ * Usage: vma MODE
+ */
+#include "testlib.h"
+
+#define SPLIT	0x60000000ull
+#define FSPLIT	0x64000000ull
+#define MOVE	0x70000000ull
+#define MOVED	0x78000000ull
+#define NONLIN	0x80000000ull
+#define FSPLIT_INO	20
+#define NONLIN_INO	21
+#define CLUSTER_PAGES	32	/* CLUSTER_SIZE = 32 pages (< PMD_SIZE) */
+
+#define KEY(i)	(0xa100000ull + (i))
+
+static void munmap_splits(struct rmap_arena *a, rmap_mm_t mm)
+{
+	struct tl_vmas v;
+	struct tl_events ev;
+
+	tl_map_anon(a, mm, SPLIT, 8, 0);
+	tl_map_file(a, mm, FSPLIT, 8, TL_SHARED_FLAGS, FSPLIT_INO, 100);
+	for (unsigned i = 0; i < 8; i++) {
+		REQUIRE_OK(rmap_fault(a, mm, SPLIT + i * TL_PAGE, KEY(i),
+				      RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
+		tl_fault_file(a, mm, FSPLIT, i, FSPLIT_INO, 100, 0);
+	}
+	CHECK_EQ(tl_nr_mapped(a), 16);
+
+	tl_events_start(&ev);
+	REQUIRE_OK(rmap_munmap(a, mm, SPLIT + 3 * TL_PAGE, SPLIT + 5 * TL_PAGE,
+			       RMAP_CAUSE_MUNMAP));
+	REQUIRE_OK(rmap_munmap(a, mm, FSPLIT + 2 * TL_PAGE,
+			       FSPLIT + 7 * TL_PAGE, RMAP_CAUSE_MUNMAP));
+	tl_events_stop();
+	CHECK_EQ(ev.by_cause[RMAP_EV_UNMAP_LAST][RMAP_CAUSE_MUNMAP], 2 + 5);
+
+	v = tl_vmas(a, mm);
+	REQUIRE(v.n == 4);
+	CHECK_EQ(v.v[0].start, SPLIT);
+	CHECK_EQ(v.v[0].end, SPLIT + 3 * TL_PAGE);
+	CHECK_EQ(v.v[0].pgoff, SPLIT / TL_PAGE);
+	CHECK_EQ(v.v[1].start, SPLIT + 5 * TL_PAGE);
+	CHECK_EQ(v.v[1].end, SPLIT + 8 * TL_PAGE);
+	CHECK_EQ(v.v[1].pgoff, SPLIT / TL_PAGE + 5);
+	CHECK_EQ(v.v[2].end, FSPLIT + 2 * TL_PAGE);
+	CHECK_EQ(v.v[3].start, FSPLIT + 7 * TL_PAGE);
+	CHECK_EQ(v.v[3].pgoff, 107);
+	CHECK_EQ(v.v[3].file.ino, FSPLIT_INO);
+
+	for (unsigned i = 0; i < 8; i++)
+		CHECK_EQ(tl_mapcount(a, KEY(i)), i == 3 || i == 4 ? 0 : 1);
+	CHECK_EQ(tl_mapcount(a, tl_file_key(FSPLIT_INO, 101)), 1);
+	CHECK_EQ(tl_mapcount(a, tl_file_key(FSPLIT_INO, 104)), 0);
+	CHECK_EQ(tl_mapcount(a, tl_file_key(FSPLIT_INO, 107)), 1);
+	CHECK_EQ(tl_count_ptes(a, mm, SPLIT, SPLIT + 8 * TL_PAGE), 6);
+	CHECK_EQ(tl_nr_mapped(a), 9);
+	CHECK_EQ(rmap_mm_rss(a, mm), 9);
+	CHECK_CLEAN(a);
+}
+
+static void mremap_keeps_index(struct rmap_arena *a, rmap_mm_t mm)
+{
+	struct tl_events ev;
+	struct tl_vmas v;
+	rmap_mm_t child;
+	int64_t nr;
+
+	tl_map_anon(a, mm, MOVE, 4, 0);
+	REQUIRE_OK(rmap_fault(a, mm, MOVE + TL_PAGE, KEY(20),
+			      RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
+	REQUIRE_OK(rmap_fault(a, mm, MOVE + 3 * TL_PAGE, KEY(21),
+			      RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
+	nr = tl_nr_mapped(a);
+
+	tl_events_start(&ev);
+	REQUIRE_OK(rmap_mremap(a, mm, MOVE, 4 * TL_PAGE, MOVED, 4 * TL_PAGE));
+	tl_events_stop();
+	CHECK_EQ(ev.n[RMAP_EV_MAP_FIRST] + ev.n[RMAP_EV_UNMAP_LAST] +
+		 ev.n[RMAP_EV_ADD] + ev.n[RMAP_EV_REMOVE], 0);
+	CHECK_EQ(tl_count_ptes(a, mm, MOVE, MOVE + 4 * TL_PAGE), 0);
+	CHECK_EQ(tl_pte(a, mm, MOVED + TL_PAGE).key, KEY(20));
+	CHECK_EQ(tl_pte(a, mm, MOVED + 3 * TL_PAGE).key, KEY(21));
+	CHECK_EQ(tl_info(a, KEY(20)).index, MOVE / TL_PAGE + 1);
+	CHECK_EQ(tl_info(a, KEY(21)).index, MOVE / TL_PAGE + 3);
+	CHECK_EQ(tl_mapcount(a, KEY(20)), 1);
+	CHECK_EQ(tl_nr_mapped(a), nr);
+	v = tl_vmas(a, mm);
+	for (long i = 0; i < v.n && i < 16; i++)
+		if (v.v[i].start == MOVED)
+			CHECK_EQ(v.v[i].pgoff, MOVE / TL_PAGE);
+	CHECK_CLEAN(a);
+
+	/* A COW page born after the move lands in the vma's old frame. */
+	REQUIRE_OK(rmap_dup_mmap(a, mm, 301, &child));
+	REQUIRE_OK(rmap_fault(a, child, MOVED + TL_PAGE, KEY(22),
+			      RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
+	CHECK_EQ(tl_info(a, KEY(22)).index, MOVE / TL_PAGE + 1);
+	CHECK_EQ(tl_mapcount(a, KEY(20)), 1);
+	CHECK_CLEAN(a);
+	REQUIRE_OK(rmap_exit_mmap(a, child, RMAP_CAUSE_EXIT));
+	CHECK_EQ(tl_nr_mapped(a), nr);
+	CHECK_CLEAN(a);
+}
+
+static int unmap_locked(struct rmap_arena *a, uint64_t key)
+{
+	rmap_page_t p = rmap_page_find(a, key);
+	int ret;
+
+	REQUIRE(p != 0);
+	rmap_lock_page(a, p);
+	ret = try_to_unmap(a, p);
+	rmap_unlock_page(a, p);
+	return ret;
+}
+
+/*
+ * The first scan only clears the young bits of the cluster (SWAP_AGAIN),
+ * the second unmaps the whole cluster and leaves a file pte where the
+ * page sat at a nonlinear offset; the next cluster is not touched once
+ * the target page is unmapped.
+ */
+static void nonlinear_cluster_unmap(struct rmap_arena *a, rmap_mm_t mm)
+{
+	uint64_t target = tl_file_key(NONLIN_INO, 40);
+	struct tl_vmas v;
+	struct tl_events ev;
+
+	tl_map_file(a, mm, NONLIN, 2 * CLUSTER_PAGES, TL_SHARED_FLAGS,
+		    NONLIN_INO, 0);
+	REQUIRE_OK(rmap_remap_file_pages(a, mm, NONLIN, TL_PAGE, 40));
+	v = tl_vmas(a, mm);
+	for (long i = 0; i < v.n && i < 16; i++)
+		if (v.v[i].start == NONLIN)
+			CHECK(v.v[i].flags & RMAP_VM_NONLINEAR);
+	REQUIRE_OK(rmap_fault(a, mm, NONLIN, target, 0));
+	for (unsigned i = 1; i < 8; i++)
+		tl_fault_file(a, mm, NONLIN, i, NONLIN_INO, 0, 0);
+	tl_fault_file(a, mm, NONLIN, CLUSTER_PAGES + 1, NONLIN_INO, 0, 0);
+	CHECK_EQ(tl_pte(a, mm, NONLIN).young, 1);
+	CHECK_CLEAN(a);
+
+	tl_events_start(&ev);
+	CHECK_EQ(unmap_locked(a, target), SWAP_AGAIN);
+	CHECK_EQ(tl_mapcount(a, target), 1);
+	CHECK_EQ(tl_pte(a, mm, NONLIN).young, 0);
+	CHECK_EQ(unmap_locked(a, target), SWAP_SUCCESS);
+	tl_events_stop();
+	CHECK_EQ(ev.n[RMAP_EV_UNMAP_RESULT], 2);
+	CHECK_EQ(ev.last[RMAP_EV_UNMAP_RESULT].value, SWAP_SUCCESS);
+
+	CHECK_EQ(tl_mapcount(a, target), 0);
+	CHECK_EQ(tl_pte(a, mm, NONLIN).kind, RMAP_PTE_FILE);
+	CHECK_EQ(tl_pte(a, mm, NONLIN + TL_PAGE).kind, RMAP_PTE_NONE);
+	CHECK_EQ(tl_mapcount(a, tl_file_key(NONLIN_INO, 1)), 0);
+	CHECK_EQ(tl_count_ptes(a, mm, NONLIN, NONLIN + CLUSTER_PAGES * TL_PAGE),
+		 0);
+	CHECK_EQ(tl_mapcount(a, tl_file_key(NONLIN_INO, CLUSTER_PAGES + 1)), 1);
+	CHECK_CLEAN(a);
+
+	/* Faulting the file pte brings the same offset back. */
+	REQUIRE_OK(rmap_fault(a, mm, NONLIN, target, 0));
+	CHECK_EQ(tl_mapcount(a, target), 1);
+	CHECK_EQ(tl_pte(a, mm, NONLIN).kind, RMAP_PTE_PRESENT);
+	CHECK_CLEAN(a);
+}
+
+int main(int argc, char **argv)
+{
+	struct tl_arena t;
+	struct rmap_arena *a = tl_arena_open(&t, tl_mode_arg(argc, argv));
+	rmap_mm_t mm = tl_mm(a, 300);
+
+	munmap_splits(a, mm);
+	mremap_keeps_index(a, mm);
+	nonlinear_cluster_unmap(a, mm);
+	REQUIRE_OK(rmap_exit_mmap(a, mm, RMAP_CAUSE_EXIT));
+	CHECK_EQ(tl_nr_mapped(a), 0);
+	CHECK_CLEAN(a);
+	tl_arena_close(&t);
+	return tl_exit_status();
+}

@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: MIT
+"""The shim under real programs: each case runs a command natively and under
+`rmapshim-run`, and asserts identical stdout and exit status, a log that
+reads back completely (CRC, every PROC_START has a final EXIT), and full
+oracle agreement at every explicit checkpoint.
+
+usage: test_shim.py CASE BUILD_DIR PROGS_DIR [MODE]
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import shimlog  # noqa: E402
+
+SKIP = 77
+CASE, BUILD, PROGS = sys.argv[1], os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3])
+MODE = sys.argv[4] if len(sys.argv) > 4 else "lockless"
+RUN = os.path.join(BUILD, "bin", "rmapshim-run")
+LIB = os.path.join(BUILD, "lib", "librmapshim.so")
+EX = os.path.join(BUILD, "examples")
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(cmd, cwd=None, env=None):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       cwd=cwd, env=env, timeout=120)
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def traced(cmd, name, cwd=None, min_compared=0):
+    """Run @cmd natively and under the shim; assert the shim changed nothing."""
+    rc0, out0, _ = run(cmd, cwd=cwd)
+    out_dir = tempfile.mkdtemp(prefix="shimtest.") + "/run"
+    rc1, out1, err1 = run([RUN, "-q", "--mode", MODE, "-o", out_dir, "--"] + cmd, cwd=cwd)
+    check(rc0 == rc1, "%s: exit status %d natively, %d traced (%s)" % (name, rc0, rc1, err1.strip()))
+    check(out0 == out1, "%s: stdout differs:\n--- native\n%s--- traced\n%s" % (name, out0, out1))
+    log = shimlog.Log(os.path.join(out_dir, "events.rlog"))
+    counts = log.counts()
+    check(log.corrupt == 0, "%s: %d corrupt records" % (name, log.corrupt))
+    check(counts["RUN_END"] == 1, "%s: no RUN_END" % name)
+    check(counts["PROC_START"] >= 1, "%s: no PROC_START" % name)
+    check(not log.unfinished(), "%s: processes without EXIT: %s" % (name, log.unfinished()))
+    explicit = [o for o in log.oracles() if o["explicit"]]
+    bad = [o for o in explicit if o["mismatched"]]
+    check(not bad, "%s: oracle mismatches at explicit checkpoints: %s" % (name, bad))
+    compared = sum(o["compared"] for o in explicit)
+    check(compared >= min_compared, "%s: only %d pages compared at explicit checkpoints"
+          % (name, compared))
+    print("%s [%s]: rc %d, %d records, %d processes, %d explicit checkpoints, "
+          "%d pages compared" % (name, MODE, rc1, len(log.records), counts["PROC_START"],
+                                 len(explicit), compared))
+    shutil.rmtree(os.path.dirname(out_dir))
+    return log
+
+
+def case_examples():
+    """The example zoo, small sizes, in MODE."""
+    for cmd in (["forkstorm", "-n", "30", "-m", "4"],
+                ["cowstorm", "-n", "3", "-m", "4", "-f", "0.3"],
+                ["sharedfile", "-p", "3", "-m", "4"],
+                ["threadchurn", "-t", "3", "-n", "40"],
+                ["execchain", "-d", "2"]):
+        exe = os.path.join(EX, cmd[0])
+        if not os.path.exists(exe):
+            print("skip: %s not built" % exe)
+            continue
+        traced([exe] + cmd[1:], cmd[0], min_compared=1000)
+
+
+def case_forkzoo():
+    """fork, _Fork, clone, vfork+exec, posix_spawn, system, popen, thread fork."""
+    log = traced([os.path.join(PROGS, "forkzoo")], "forkzoo", min_compared=2000)
+    kinds = {__import__("struct").unpack_from("<iiIII", p)[4] for p in log.of("FORK")}
+    check({0, 1, 2, 3, 5} <= kinds, "forkzoo: fork kinds seen %s" % sorted(kinds))
+
+
+def case_fdenv():
+    """No fd leaked into the workload or its exec'd children, env unchanged."""
+    traced([os.path.join(PROGS, "fdenv")], "fdenv")
+
+
+def case_backtrace():
+    """glibc backtrace() and the C++ unwinder stay glibc's: libunwind hidden."""
+    traced([os.path.join(PROGS, "btcheck")], "btcheck")
+    nm = run(["nm", "-D", "--defined-only", LIB])[1].split()
+    leaked = [s for s in nm if s.startswith(("unw_", "_U", "rmap_", "rlog_", "page_"))
+              or s == "backtrace"]
+    check(not leaked, "librmapshim.so exports %s" % leaked)
+
+
+def case_untraceable():
+    """A static program exec'd inside the tree: unchanged, and said in the log."""
+    prog = os.path.join(PROGS, "staticprog")
+    log = traced(["sh", "-c", "%s; echo status $?" % prog], "untraceable")
+    notes = [n for n in log.notes() if "untraceable" in n and "static" in n]
+    check(len(notes) == 1, "untraceable: notes %s" % log.notes())
+
+
+def case_pipeline():
+    traced(["sh", "-c", "seq 1 3000 | sort -r | head -3; ls / | wc -l; "
+            "(echo sub; exit 3); echo $?"], "sh-pipeline")
+
+
+def case_python_mp():
+    traced(["/usr/bin/python3", os.path.join(PROGS, "mpwork.py")], "python-multiprocessing")
+
+
+def case_make():
+    """make -j2 on a generated C project: same output, same program."""
+    top = tempfile.mkdtemp(prefix="shimmake.")
+    for d in ("native", "traced"):
+        os.mkdir(os.path.join(top, d))
+        for i in range(1, 7):
+            with open(os.path.join(top, d, "f%d.c" % i), "w") as f:
+                f.write("int f%d(int x) { return x * %d + 1; }\n" % (i, i))
+        with open(os.path.join(top, d, "main.c"), "w") as f:
+            f.write("#include <stdio.h>\nint f1(int),f2(int),f3(int),f4(int),f5(int),f6(int);\n"
+                    "int main(void){printf(\"%d\\n\", f1(1)+f2(2)+f3(3)+f4(4)+f5(5)+f6(6));"
+                    "return 0;}\n")
+        with open(os.path.join(top, d, "Makefile"), "w") as f:
+            f.write("OBJS=main.o f1.o f2.o f3.o f4.o f5.o f6.o\nprog: $(OBJS)\n"
+                    "\t$(CC) -o $@ $(OBJS)\n%.o: %.c\n\t$(CC) -O1 -c $< -o $@\n")
+    rc0, out0, _ = run(["make", "-j2", "-s"], cwd=os.path.join(top, "native"))
+    out_dir = os.path.join(top, "run")
+    rc1, out1, err1 = run([RUN, "-q", "--mode", MODE, "-o", out_dir, "--", "make", "-j2", "-s"],
+                          cwd=os.path.join(top, "traced"))
+    check(rc0 == rc1 == 0 and out0 == out1, "make: rc %d/%d out %r/%r %s" % (rc0, rc1, out0, out1, err1))
+    res = [run([os.path.join(top, d, "prog")])[1] for d in ("native", "traced")]
+    check(res[0] == res[1] == "97\n", "make: programs print %r" % res)
+    log = shimlog.Log(os.path.join(out_dir, "events.rlog"))
+    check(log.corrupt == 0 and not log.unfinished(), "make: log incomplete")
+    check(log.counts()["PROC_START"] >= 8, "make: only %d processes traced" % log.counts()["PROC_START"])
+    print("make -j2 [%s]: %d processes traced" % (MODE, log.counts()["PROC_START"]))
+    shutil.rmtree(top)
+
+
+def case_preload_only():
+    """LD_PRELOAD + RMAPSHIM_OUT without the supervisor, and bad variables."""
+    top = tempfile.mkdtemp(prefix="shimpre.")
+    env = dict(os.environ, LD_PRELOAD=LIB, RMAPSHIM_OUT=os.path.join(top, "run"),
+               RMAPSHIM_MODE=MODE)
+    rc, out, err = run(["sh", "-c", "echo one; /bin/echo two"], env=env)
+    check(rc == 0 and out == "one\ntwo\n" and not err, "preload-only: %d %r %r" % (rc, out, err))
+    log = shimlog.Log(os.path.join(top, "run", "events.rlog"))
+    check(log.counts()["RUN_START"] == 1 and log.counts()["PROC_START"] >= 2,
+          "preload-only: log %s" % dict(log.counts()))
+    check(not log.unfinished(), "preload-only: unfinished %s" % log.unfinished())
+    for var, val in (("RMAPSHIM_STACKS", "many"), ("RMAPSHIM_VERIFY", "maybe"),
+                     ("RMAPSHIM_EVENTS", "all"), ("RMAPSHIM_SAMPLE_MS", "-5")):
+        rc, out, err = run(["/bin/true"], env=dict(env, **{var: val}))
+        check(rc == 2 and err.count("\n") == 1 and var in err,
+              "bad %s=%s: rc %d, stderr %r" % (var, val, rc, err))
+    shutil.rmtree(top)
+
+
+def main():
+    if not os.path.exists(RUN) or not os.path.exists(LIB):
+        print("skip: rmapshim-run or librmapshim.so not built")
+        return SKIP
+    if os.geteuid() != 0 or not os.access("/proc/kpagecount", os.R_OK):
+        print("skip: the oracle needs root and /proc/kpagecount")
+        return SKIP
+    globals()["case_" + CASE.replace("-", "_")]()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
