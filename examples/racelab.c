@@ -5,7 +5,8 @@
  *
  * The main process maps an anon region, a shared anon (shmem) region and
  * a shared file, then forks PROCS workers that inherit all three: the
- * anon pages are then mapped by every worker at once.  Each worker runs
+ * first WORKER_PAGES anon pages are then mapped by every worker at once
+ * (workers unmap the rest).  Each worker runs
  * two threads until the deadline:
  *   storm thread: forks children (page_dup_rmap on the shared pages)
  *     that COW-write, fault fresh anon pages (a new anon_vma that dies
@@ -45,6 +46,12 @@ static const char usage[] =
 "Prints \"racelab: done\".\n";
 
 #define INHERITED_PAGES	2048	/* private anon, shared by all over fork */
+/*
+ * Workers keep only the start of it: under --perturb a fork costs a delay
+ * per pte, and more forks and exits per second open more race windows
+ * than more pages per fork do.
+ */
+#define WORKER_PAGES	512
 #define SHMEM_PAGES	256
 #define FILE_PAGES	256
 #define SLICE_PAGES	32	/* each worker's own COW slice of the region */
@@ -102,15 +109,15 @@ static void storm_child(struct lab *lab, uint64_t r)
 	char *fresh;
 
 	for (unsigned i = 0; i < cows; i++)
-		ex_set_word(lab->inherited, next_rand(&r) % INHERITED_PAGES, r);
+		ex_set_word(lab->inherited, next_rand(&r) % WORKER_PAGES, r);
 	for (unsigned i = 0; i < 64; i++)
-		(void)ex_word(lab->inherited, next_rand(&r) % INHERITED_PAGES);
+		(void)ex_word(lab->inherited, next_rand(&r) % WORKER_PAGES);
 	fresh = mmap(NULL, 16 * ps, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (fresh != MAP_FAILED)
 		memset(fresh, 1, 16 * ps);
 	if (r & 1) {
-		chunk = next_rand(&r) % (INHERITED_PAGES / 16) * 16;
+		chunk = next_rand(&r) % (WORKER_PAGES / 16) * 16;
 		munmap(lab->inherited + chunk * ps, 16 * ps);
 	}
 	_exit(0);
@@ -125,7 +132,7 @@ static void reap_oldest(pid_t *kids, unsigned *n)
 static void storm_round(struct lab *lab, uint64_t *r, pid_t *kids, unsigned *n)
 {
 	size_t ps = ex_page_size();
-	char *slice = lab->inherited + lab->worker % (INHERITED_PAGES / SLICE_PAGES) *
+	char *slice = lab->inherited + lab->worker % (WORKER_PAGES / SLICE_PAGES) *
 				       SLICE_PAGES * ps;
 	uint64_t x = next_rand(r);
 	pid_t pid;
@@ -254,6 +261,8 @@ static void worker(struct lab *lab, double t0, double seconds,
 
 	ex_chan_keep_wr(up);
 	ex_chan_keep_rd(down);
+	ex_unmap(lab->inherited + WORKER_PAGES * ex_page_size(),
+		 INHERITED_PAGES - WORKER_PAGES);
 	lab->trunc_fd = ex_temp_file("racelab-trunc", TRUNC_PAGES, path, sizeof(path));
 	unlink(path);
 	worker_phase(lab, t0 + seconds / 2, &r);

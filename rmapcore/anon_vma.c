@@ -100,7 +100,7 @@ static uint32_t anon_vma_alloc(struct rmap_arena *a)
 }
 
 /* The list is empty: give the slot back (see the header for what "back" means). */
-void anon_vma_free(struct rmap_arena *a, uint32_t av)
+static void anon_vma_free(struct rmap_arena *a, uint32_t av)
 {
 	struct anon_vma *x = AV(a, av);
 	uint32_t gen = (uint32_t)(LOAD(&x->state_gen) >> 32) + 1;

@@ -211,7 +211,7 @@ enum rmap_mode rmap_arena_mode(const struct rmap_arena *a)
 	return (enum rmap_mode)a->mode;
 }
 
-void note_enospc(struct rmap_arena *a)
+static void note_enospc(struct rmap_arena *a)
 {
 	__atomic_fetch_add(&a->enospc, 1, __ATOMIC_RELAXED);
 }

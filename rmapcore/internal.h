@@ -234,7 +234,6 @@ static inline int valid_index(const struct rmap_arena *a, int p, uint32_t i)
 uint32_t pool_alloc(struct rmap_arena *a, int p);
 void pool_free(struct rmap_arena *a, int p, uint32_t i);
 uint32_t mapping_lookup(struct rmap_arena *a, const struct rmap_file_id *file);
-void note_enospc(struct rmap_arena *a);
 void arena_prepare_thread_state(void);
 
 static inline int mm_live(const struct rmap_arena *a, rmap_mm_t mm)
@@ -331,13 +330,10 @@ static inline void slot_add(uint64_t *p, uint64_t v, int shared)
 		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 int32_t current_tid(void);
-uint64_t now_ticks(const struct rmap_arena *a);
-uint64_t ticks_to_ns(const struct rmap_arena *a, uint64_t t);
 void tsc_calibrate(struct rmap_arena *a);
 
 /* page lock and page_map_lock (bit spinlocks in page->flags) */
 int trylock_page(struct rmap_arena *a, struct page *p, unsigned site);
-void lock_page(struct rmap_arena *a, struct page *p, unsigned site);
 void unlock_page(struct rmap_arena *a, struct page *p);
 void page_map_lock(struct rmap_arena *a, struct page *p, unsigned site);
 void page_map_unlock(struct rmap_arena *a, struct page *p);
@@ -347,8 +343,6 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 void get_page(struct page *p);
 void put_page(struct rmap_arena *a, rmap_page_t page);
 void zap_pte_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end);
-void free_pgtables(struct rmap_arena *a, struct mm_struct *mm);
-void swap_free(struct rmap_arena *a, rmap_page_t page);
 int move_page_tables(struct rmap_arena *a, rmap_mm_t mm, uint64_t old_start, uint64_t new_start, uint64_t len);
 int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t pgoff);
 void for_each_pte(struct rmap_arena *a, rmap_mm_t mm,
@@ -356,7 +350,6 @@ void for_each_pte(struct rmap_arena *a, rmap_mm_t mm,
 
 /* ---- mmap.c ---- */
 rmap_vma_t find_vma(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr);
-void vma_link(struct rmap_arena *a, rmap_mm_t mm, rmap_vma_t v);
 void remove_vm_struct(struct rmap_arena *a, rmap_vma_t v);
 void i_mmap_insert(struct rmap_arena *a, rmap_vma_t v);
 void vma_copy(struct vm_area_struct *dst, const struct vm_area_struct *src);
@@ -366,7 +359,6 @@ void anon_vma_link(struct rmap_arena *a, rmap_vma_t v);
 void __anon_vma_link(struct rmap_arena *a, rmap_vma_t v);
 void __anon_vma_unlink(struct rmap_arena *a, rmap_vma_t v);
 void anon_vma_unlink(struct rmap_arena *a, rmap_vma_t v);
-void anon_vma_free(struct rmap_arena *a, uint32_t av);
 uint32_t page_lock_anon_vma(struct rmap_arena *a, rmap_page_t page, unsigned site, uint32_t *gen);
 int anon_vma_check_locked(struct rmap_arena *a, uint32_t av, uint32_t gen, rmap_page_t page);
 void rcu_poll(struct rmap_arena *a);

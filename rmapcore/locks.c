@@ -12,6 +12,7 @@
  * Contention uses lock_stat's try-then-lock trick: the first attempt is a
  * trylock; only a miss counts a contention and starts the wait clock.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -132,12 +133,12 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t now_ticks(const struct rmap_arena *a)
+static uint64_t now_ticks(const struct rmap_arena *a)
 {
 	return a->tsc_mult ? __rdtsc() : mono_ns();
 }
 
-uint64_t ticks_to_ns(const struct rmap_arena *a, uint64_t t)
+static uint64_t ticks_to_ns(const struct rmap_arena *a, uint64_t t)
 {
 	return a->tsc_mult ? (uint64_t)(((unsigned __int128)t * a->tsc_mult) >> 32) : t;
 }
@@ -176,6 +177,34 @@ static inline int lock_busy(const struct lockref *r)
 	return r->bit ? (v & r->bit) != 0 : v != 0;
 }
 
+/* Is thread @tid gone, or a zombie nobody reaped yet?  (no stdio: async-signal-safe) */
+static int task_dead(uint32_t tid)
+{
+	char path[32] = "/proc/", buf[256], *s;
+	char digits[12];
+	int n = 0, fd, len;
+
+	if (kill((pid_t)tid, 0) != 0)
+		return errno == ESRCH;
+	do {
+		digits[n++] = (char)('0' + tid % 10);
+		tid /= 10;
+	} while (tid);
+	for (len = 6; n;)
+		path[len++] = digits[--n];
+	memcpy(path + len, "/stat", 6);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	len = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = 0;
+	s = strrchr(buf, ')');
+	return s && s[1] == ' ' && (s[2] == 'Z' || s[2] == 'X');
+}
+
 /*
  * A holder that has been silent for a second may have been SIGKILLed
  * inside rmapcore: if its thread is gone, take the lock over (counted).
@@ -184,7 +213,7 @@ static int break_dead_owner(struct rmap_arena *a, const struct lockref *r, int32
 {
 	uint32_t owner = LOAD(r->owner);
 
-	if (owner == 0 || owner == (uint32_t)tid || kill((pid_t)owner, 0) == 0 || errno != ESRCH)
+	if (owner == 0 || owner == (uint32_t)tid || !task_dead(owner))
 		return 0;
 	if (!r->bit && !__atomic_compare_exchange_n(r->word, &owner, (uint32_t)tid, 0,
 						    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
@@ -347,7 +376,7 @@ int trylock_page(struct rmap_arena *a, struct page *p, unsigned site)
 	return ref_trylock(a, &r, RMAP_LC_PG_LOCKED, site);
 }
 
-void lock_page(struct rmap_arena *a, struct page *p, unsigned site)
+static void lock_page(struct rmap_arena *a, struct page *p, unsigned site)
 {
 	struct lockref r = PAGELOCK_REF(p);
 	ref_lock(a, &r, RMAP_LC_PG_LOCKED, site);

@@ -93,7 +93,7 @@ static void free_level(struct rmap_arena *a, uint32_t node, int level)
 }
 
 /* Free every page-table node below the root; caller holds page_table_lock. */
-void free_pgtables(struct rmap_arena *a, struct mm_struct *mm)
+static void free_pgtables(struct rmap_arena *a, struct mm_struct *mm)
 {
 	if (mm->pgd)
 		free_level(a, mm->pgd, PT_LEVELS - 1);
@@ -147,7 +147,7 @@ void put_page(struct rmap_arena *a, rmap_page_t page)
 }
 
 /* Drop one swap pte's hold on the swap entry of @page; the last leaves swap cache. */
-void swap_free(struct rmap_arena *a, rmap_page_t page)
+static void swap_free(struct rmap_arena *a, rmap_page_t page)
 {
 	struct page *p = PG(a, page);
 
@@ -172,12 +172,35 @@ static int add_to_page_cache(struct rmap_arena *a, rmap_page_t page, uint32_t as
 	struct page *p = PG(a, page);
 	uint64_t none = 0;
 
-	STORE(&p->index, index);
 	if (!__atomic_compare_exchange_n(&p->mapping_gen, &none, (uint64_t)(as << 1), 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return 0;	/* already cached (possibly by a racing fault) */
+	STORE(&p->index, index);
 	get_page(p);
 	return 1;
+}
+
+/*
+ * The frame is faulted in as other contents than the page cache page the
+ * shadow holds: the kernel truncated or evicted it unseen and reused the
+ * frame.  Drop the stale cache entry (and its reference) if nothing maps
+ * it; returns -EINVAL if something still does (the caller's views disagree).
+ */
+static int evict_stale_cache(struct rmap_arena *a, rmap_page_t page, uint32_t want, uint64_t index)
+{
+	struct page *p = PG(a, page);
+	uint64_t mg = LOAD_ACQ(&p->mapping_gen);
+	uint32_t m = (uint32_t)mg;
+
+	if (!m || PageAnon(m) || (m == want && LOAD(&p->index) == index))
+		return 0;
+	if (page_mapped(a, p)) {
+		note_violation(a, page, "fault: frame still mapped as another page cache page");
+		return -EINVAL;
+	}
+	if (__atomic_compare_exchange_n(&p->mapping_gen, &mg, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		put_page(a, page);
+	return 0;
 }
 
 struct fault {
@@ -198,9 +221,12 @@ static int install_page(struct rmap_arena *a, struct fault *f, uint64_t *pte, ui
 {
 	struct vm_area_struct *v = VMA(a, f->vma);
 	struct page *p = PG(a, f->page);
-	uint32_t m = LOAD(&p->mapping);
+	uint32_t m;
 	int fresh = 0;
 
+	if (evict_stale_cache(a, f->page, f->anon ? 0 : v->mapping << 1, file_pgoff))
+		return -EINVAL;
+	m = LOAD(&p->mapping);
 	if (f->anon) {
 		fresh = LOAD(&p->_count) < 0;
 	} else if (PageAnon(m) && page_mapped(a, p)) {

@@ -151,7 +151,7 @@ static rmap_vma_t vma_prev(struct rmap_arena *a, rmap_mm_t mm, rmap_vma_t vma)
 }
 
 /* vma_link: into the mm's sorted list, its anon_vma and its address_space. */
-void vma_link(struct rmap_arena *a, rmap_mm_t mm, rmap_vma_t vma)
+static void vma_link(struct rmap_arena *a, rmap_mm_t mm, rmap_vma_t vma)
 {
 	struct vm_area_struct *v = VMA(a, vma);
 	rmap_vma_t prev = 0, n;

@@ -311,7 +311,10 @@ static int vmscan_lock(struct rmap_arena *a, struct rlock *l, enum rmap_lock_cla
 	return 0;
 }
 
-/* Where @page would be in @vma's mm, with that mm's page_table_lock taken. */
+/*
+ * Where @page would be in @vma's mm, with that mm's page_table_lock taken;
+ * the transitions that follow are reported against that mm and address.
+ */
 static uint64_t *page_check_address(struct rmap_arena *a, rmap_page_t page, struct vm_area_struct *v,
 				    unsigned site, int *locked)
 {
@@ -327,6 +330,8 @@ static uint64_t *page_check_address(struct rmap_arena *a, rmap_page_t page, stru
 	if (!vmscan_lock(a, &mm->page_table_lock, RMAP_LC_PAGE_TABLE, site, page))
 		return NULL;
 	*locked = 1;
+	rmap_cur.mm = LOAD(&v->vm_mm);
+	rmap_cur.addr = addr;
 	pte = pte_lookup(a, mm, addr, 0);
 	if (!pte || pte_kind(*pte) != RMAP_PTE_PRESENT || pte_payload(*pte) != page)
 		return NULL;
@@ -481,6 +486,7 @@ static int page_referenced_file_unlocked(struct rmap_arena *a, rmap_page_t page)
 int __page_referenced(struct rmap_arena *a, rmap_page_t page, int is_locked)
 {
 	struct page *p = PG(a, page);
+	struct rmap_current saved = rmap_cur;
 	int referenced = 0, mapped;
 	uint32_t m;
 
@@ -499,6 +505,7 @@ int __page_referenced(struct rmap_arena *a, rmap_page_t page, int is_locked)
 		else
 			referenced += page_referenced_file_unlocked(a, page);
 	}
+	rmap_cur = saved;	/* the outcome is the page's, not one mm's */
 	emit(a, RMAP_EV_REFERENCED, page, page_mapcount(a, p), page_mapcount(a, p), referenced);
 	return referenced;
 }
@@ -648,6 +655,8 @@ static int try_to_unmap_cluster(struct rmap_arena *a, uint64_t cursor, int *mapc
 			continue;
 		}
 		old = *pte;
+		rmap_cur.mm = v->vm_mm;
+		rmap_cur.addr = addr;
 		*pte = p->index != linear_page_index(v, addr) ? mk_pte(RMAP_PTE_FILE, p->index, 0) : 0;
 		if (old & PTE_DIRTY)
 			set_page_flag(p, RMAP_PG_DIRTY);
@@ -749,6 +758,7 @@ out:
 int __try_to_unmap(struct rmap_arena *a, rmap_page_t page)
 {
 	struct page *p = PG(a, page);
+	struct rmap_current saved = rmap_cur;
 	uint32_t m;
 	int ret;
 
@@ -784,6 +794,7 @@ int __try_to_unmap(struct rmap_arena *a, rmap_page_t page)
 	} else if (!page_mapped(a, p)) {
 		ret = SWAP_SUCCESS;
 	}
+	rmap_cur = saved;
 	emit(a, RMAP_EV_UNMAP_RESULT, page, page_mapcount(a, p), page_mapcount(a, p), ret);
 	return ret;
 }

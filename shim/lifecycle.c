@@ -117,6 +117,7 @@ void shim_fork_child(int dup_pending)
 {
 	shim.ppid = shim.pid;
 	shim.pid = getpid();
+	shim.parent_mm = shim.mm;
 	shim.mm = 0;
 	shim.pending_ppid = dup_pending ? shim.ppid : 0;
 	pthread_mutex_init(&shim.mm_lock, NULL);
@@ -157,9 +158,16 @@ static int mm_ready(void)
 	if (shim.mm)
 		return 1;
 	/*
-	 * The parent copies our mm after its fork() returns: wait unless it
-	 * died, or could not create any mm for us (arena full) in MM_WAIT_NS.
+	 * The parent copies our mm after its fork() returns, holding its own
+	 * mmsem slot from before the fork until the copy is complete: once we
+	 * get that slot, our mm is whole (rmap_mm_find_pid alone could return
+	 * it half-copied).  Without mmsem, poll: until it appears, the parent
+	 * dies, or MM_WAIT_NS pass (it could create no mm for us at all).
 	 */
+	if (shim.pending_ppid) {
+		shim_mmsem_lock(shim.parent_mm);
+		shim_mmsem_unlock(shim.parent_mm);
+	}
 	for (uint64_t t0 = rlog_now_ns(); shim.pending_ppid;) {
 		rmap_mm_t m = rmap_mm_find_pid(shim.arena, shim.pid);
 

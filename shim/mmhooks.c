@@ -22,11 +22,13 @@ struct mmcall {
 	struct shim_op o;
 	int held;
 	int err;
+	uint32_t vm_flags;		/* for the map event, when the call sets them */
 };
 
 static void mm_begin(struct mmcall *c, uint32_t op, uint32_t cause)
 {
 	c->held = shim_enter();
+	c->vm_flags = 0;
 	if (c->held)
 		shim_op_begin(&c->o, op, cause, shim_stack());
 }
@@ -40,7 +42,7 @@ static void mm_end(struct mmcall *c, int ok, uint64_t lo, uint64_t hi,
 		return;
 	if (ok && hi > lo)
 		(void)shim_reconcile(&c->o, 0, shim.mm, lo, hi, recon);
-	shim_op_end_map(&c->o, lo, hi, 0, ok ? ret : -c->err);
+	shim_op_end_map(&c->o, lo, hi, c->vm_flags, ok ? ret : -c->err);
 	shim_leave();
 	errno = c->err;
 }
@@ -57,6 +59,13 @@ static unsigned mmap_recon(int flags)
 	       ? SHIM_RECON_PAGES : 0;
 }
 
+/* PROT_READ/WRITE/EXEC have VM_READ/WRITE/EXEC's values. */
+static uint32_t vm_flags_of(int prot, int flags)
+{
+	return (prot & (RMAP_VM_READ | RMAP_VM_WRITE | RMAP_VM_EXEC)) |
+	       ((flags & MAP_SHARED) ? RMAP_VM_SHARED | RMAP_VM_MAYSHARE : 0);
+}
+
 static void *do_mmap(__typeof__(&mmap) real, void *addr, size_t len, int prot,
 		     int flags, int fd, off_t off)
 {
@@ -64,6 +73,7 @@ static void *do_mmap(__typeof__(&mmap) real, void *addr, size_t len, int prot,
 	void *r;
 
 	mm_begin(&c, RLOG_OP_MMAP, RMAP_CAUSE_NONE);
+	c.vm_flags = vm_flags_of(prot, flags);
 	r = real(addr, len, prot, flags, fd, off);
 	mm_end(&c, r != MAP_FAILED, (uintptr_t)r, page_end(r, len),
 	       mmap_recon(flags), (intptr_t)r);
@@ -121,6 +131,7 @@ SHIM_API int mprotect(void *addr, size_t len, int prot)
 	int r;
 
 	mm_begin(&c, RLOG_OP_MPROTECT, RMAP_CAUSE_NONE);
+	c.vm_flags = vm_flags_of(prot, 0);
 	r = REAL(mprotect)(addr, len, prot);
 	mm_end(&c, r == 0, (uintptr_t)addr, page_end(addr, len), 0, r);
 	return r;

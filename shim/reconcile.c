@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -34,6 +35,30 @@
 #define PM_EXCLUSIVE	(1ull << 56)
 #define PM_PFN_MASK	((1ull << 55) - 1)
 #define KPF_NOPAGE	20
+
+/*
+ * PAGEMAP_SCAN (Linux 6.7; Debian 12's headers predate it): the present
+ * ranges of a span in one ioctl, so the pagemap of sparse vmas (thread
+ * stacks, malloc arenas, reservations) is not read page by page.
+ */
+struct scan_region {
+	uint64_t start, end, categories;
+};
+struct scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define SCAN_IOCTL	_IOWR('f', 16, struct scan_arg)
+#define SCAN_PRESENT	(1ull << 3)	/* PAGE_IS_PRESENT */
+#define SCAN_REGIONS	64
+
+struct present {
+	struct scan_region r[SCAN_REGIONS];
+	int n, i;
+	uint64_t known_end;		/* the scan has covered [.., known_end) */
+};
+
+static int scan_works = 1;		/* cleared once the kernel says ENOTTY */
 
 /* vm_flags the maps text shows; the rest (VM_LOCKED...) is the hooks' to set. */
 #define CMP_FLAGS (RMAP_VM_READ | RMAP_VM_WRITE | RMAP_VM_EXEC | RMAP_VM_SHARED)
@@ -58,6 +83,8 @@ struct recon {
 	struct shim_op *o;
 	rmap_mm_t mm;
 	uint64_t lo, hi;
+	uint64_t scan_hi;		/* end of the last kernel vma in range */
+	struct present pr;		/* one scan serves many vmas */
 	int nk, ns;
 	int kpf_fd;
 	struct spte sp[BATCH];
@@ -337,6 +364,38 @@ static void fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
 		r->o->pages++;
 }
 
+static void scan_from(struct present *p, int pm_fd, uint64_t start, uint64_t end)
+{
+	struct scan_arg a = {
+		.size = sizeof(a), .start = start, .end = end,
+		.vec = (uintptr_t)p->r, .vec_len = SCAN_REGIONS,
+		.category_mask = SCAN_PRESENT, .return_mask = SCAN_PRESENT,
+	};
+	long n = scan_works ? ioctl(pm_fd, SCAN_IOCTL, &a) : -1;
+
+	if (n < 0) {
+		if (errno == ENOTTY)
+			scan_works = 0;	/* older kernel: read() the pagemap from now on */
+		p->n = p->i = 0;
+		p->known_end = start;	/* nothing known: read the pagemap */
+		return;
+	}
+	p->n = (int)n;
+	p->i = 0;
+	p->known_end = a.walk_end > start ? a.walk_end : start;
+}
+
+/* May [cs, ce) hold a present page?  Rescans past what is known. */
+static int maybe_present(struct present *p, int pm_fd, uint64_t cs, uint64_t ce,
+			 uint64_t hi)
+{
+	if (cs >= p->known_end)
+		scan_from(p, pm_fd, cs, hi);
+	while (p->i < p->n && p->r[p->i].end <= cs)
+		p->i++;
+	return (p->i < p->n && p->r[p->i].start < ce) || ce > p->known_end;
+}
+
 static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 {
 	uint64_t lo = k->start > r->lo ? k->start : r->lo;
@@ -350,10 +409,16 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 		size_t n = (ce - cs) >> PAGE_SHIFT;
 		int j = 0;
 
-		if (pread(pm_fd, pm, n * 8, (cs >> PAGE_SHIFT) * 8) != (ssize_t)(n * 8))
-			return;
 		r->nsp = 0;
 		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
+		if (maybe_present(&r->pr, pm_fd, cs, ce, r->scan_hi)) {
+			if (pread(pm_fd, pm, n * 8, (cs >> PAGE_SHIFT) * 8) != (ssize_t)(n * 8))
+				return;
+		} else if (!r->nsp) {
+			continue;	/* nothing on either side */
+		} else {
+			memset(pm, 0, n * 8);
+		}
 		for (size_t i = 0; i < n; i++) {
 			uint64_t addr = cs + (i << PAGE_SHIFT);
 			int kp = (pm[i] & PM_PRESENT) && (pm[i] & PM_PFN_MASK) &&
@@ -399,6 +464,8 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	pm_fd = open_proc(pid, "pagemap");
 	if (pm_fd < 0)
 		return -errno;
+	r.scan_hi = r.nk && kv[r.nk - 1].end < r.hi ? kv[r.nk - 1].end : r.hi;
+	r.pr.known_end = r.lo;
 	for (int i = 0; i < r.nk; i++)
 		diff_pages(&r, pm_fd, &kv[i]);
 	close(pm_fd);

@@ -42,6 +42,7 @@ struct shim_proc {
 	pid_t ppid;
 	rmap_mm_t mm;			/* 0 until created or adopted */
 	pid_t pending_ppid;		/* fork child: this parent is creating mm */
+	rmap_mm_t parent_mm;		/* fork child: the parent's mm (its mmsem slot) */
 	struct rmap_arena *arena;
 	struct rlog *log;
 	struct rmap_file_id arena_id, log_id, mmsem_id;	/* hidden from the shadow */

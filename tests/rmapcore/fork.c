@@ -81,28 +81,19 @@ static rmap_mm_t build_parent(struct rmap_arena *a)
 	return p;
 }
 
-static const struct rmap_vma_info *vma_at(const struct tl_vmas *v,
-					  uint64_t start)
-{
-	for (long i = 0; i < v->n && i < 16; i++)
-		if (v->v[i].start == start)
-			return &v->v[i];
-	return NULL;
-}
-
 static void check_copy(struct rmap_arena *a, rmap_mm_t p, rmap_mm_t c)
 {
 	struct tl_vmas pv = tl_vmas(a, p), cv = tl_vmas(a, c);
 
 	CHECK_EQ(pv.n, 6);
 	CHECK_EQ(cv.n, 5);
-	CHECK(vma_at(&cv, DONTCP) == NULL);
-	REQUIRE(vma_at(&cv, WIPE) != NULL);
-	REQUIRE(vma_at(&cv, LOCKED) != NULL && vma_at(&pv, LOCKED) != NULL);
-	CHECK(vma_at(&pv, LOCKED)->flags & RMAP_VM_LOCKED);
-	CHECK(!(vma_at(&cv, LOCKED)->flags & RMAP_VM_LOCKED));
-	CHECK_EQ(vma_at(&cv, PRIV)->file.ino, PRIV_INO);
-	CHECK_EQ(vma_at(&cv, ANON)->pgoff, ANON / TL_PAGE);
+	CHECK(tl_vma_at(&cv, DONTCP) == NULL);
+	REQUIRE(tl_vma_at(&cv, WIPE) != NULL);
+	REQUIRE(tl_vma_at(&cv, LOCKED) != NULL && tl_vma_at(&pv, LOCKED) != NULL);
+	CHECK(tl_vma_at(&pv, LOCKED)->flags & RMAP_VM_LOCKED);
+	CHECK(!(tl_vma_at(&cv, LOCKED)->flags & RMAP_VM_LOCKED));
+	CHECK_EQ(tl_vma_at(&cv, PRIV)->file.ino, PRIV_INO);
+	CHECK_EQ(tl_vma_at(&cv, ANON)->pgoff, ANON / TL_PAGE);
 
 	CHECK_EQ(tl_count_ptes(a, c, WIPE, WIPE + 2 * TL_PAGE), 0);
 	CHECK_EQ(tl_count_ptes(a, c, DONTCP, DONTCP + 2 * TL_PAGE), 0);
@@ -178,15 +169,13 @@ static void cow(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr,
 static void cow_and_exit(struct rmap_arena *a, rmap_mm_t p, rmap_mm_t c[2])
 {
 	struct tl_events ev;
+	struct tl_vmas cv;
 
 	cow(a, c[0], ANON, ANON_KEY(0), NEW_KEY(0), ANON / TL_PAGE);
 	cow(a, c[0], PRIV, tl_file_key(PRIV_INO, 0), NEW_KEY(1), 0);
-	{
-		struct tl_vmas cv = tl_vmas(a, c[0]);
-
-		REQUIRE(vma_at(&cv, PRIV) != NULL);
-		CHECK(vma_at(&cv, PRIV)->anon_vma);
-	}
+	cv = tl_vmas(a, c[0]);
+	REQUIRE(tl_vma_at(&cv, PRIV) != NULL);
+	CHECK(tl_vma_at(&cv, PRIV)->anon_vma);	/* the first COW prepared it */
 	cow(a, p, ANON + TL_PAGE, ANON_KEY(1), NEW_KEY(2), ANON / TL_PAGE + 1);
 	CHECK_EQ(tl_nr_mapped(a), 20);
 	CHECK_EQ(count_mapped(a), 20);

@@ -190,8 +190,10 @@ static void swap_out_anon(struct rmap_arena *a, rmap_mm_t mm)
 	for (unsigned i = 0; i < 2; i++) {
 		struct rmap_page_info pi = tl_info(a, ANON_KEY(i));
 
-		if (pi.count <= 0)
-			continue;	/* freed: the free path owns mapping */
+		/* Unmapped but alive: the swap pte keeps it in swap cache. */
+		CHECK(pi.count > 0);
+		CHECK(pi.flags & RMAP_PG_SWAPCACHE);
+		CHECK_EQ(pi.mapcount, 0);
 		CHECK_EQ(pi.anon, mode == RMAP_LOCKED ? 0 : 1);
 		CHECK_EQ(pi.mapping != 0, mode == RMAP_LOCKED ? 0 : 1);
 	}
@@ -222,6 +224,11 @@ int main(int argc, char **argv)
 	for (int m = 0; m < NMM; m++)
 		REQUIRE_OK(rmap_exit_mmap(a, mm[m], RMAP_CAUSE_EXIT));
 	CHECK_EQ(tl_nr_mapped(a), 0);
+	/* The swap pte died, the page was freed: N* reset its stale mapping. */
+	CHECK(tl_info(a, ANON_KEY(1)).count <= 0);
+	CHECK_EQ(tl_info(a, ANON_KEY(1)).mapping, 0);
+	CHECK_EQ(tl_total(a, RMAP_EV_MAPPING_RESET_AT_FREE) > 0,
+		 mode != RMAP_LOCKED);
 	CHECK_CLEAN(a);
 	tl_arena_close(&t);
 	return tl_exit_status();

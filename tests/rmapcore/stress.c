@@ -38,9 +38,10 @@
 #define HOT_INO		3
 #define FLIP_INO	4
 #define HOT_PAGES	4
+#define FLIP_PAGES	1	/* R2 needs collisions on one page */
 #define HOT_THREADS	4
-#define HOT_ROUNDS	30
-#define PLAIN_ROUNDS	10
+#define HOT_ROUNDS	40
+#define PLAIN_ROUNDS	25
 #define HOT_PAIRS	100000
 
 /* Per-worker anon frame counters, visible to the verifying parent. */
@@ -345,7 +346,7 @@ static void *hot_fault_zap(void *arg)
 
 	pthread_barrier_wait(&start);
 	for (long i = 0; i < h->pairs; i++) {
-		unsigned j = (unsigned)(i % HOT_PAGES);
+		unsigned j = (unsigned)(i % FLIP_PAGES);
 		uint64_t addr = SHARED + j * TL_PAGE;
 
 		h->errors += rmap_fault(arena, h->mm, addr,

@@ -334,6 +334,16 @@ static inline void tl_pte_nop(void *ctx, uint64_t addr,
 	(void)ctx, (void)addr, (void)pte;
 }
 
+/* The vma starting at @start, or NULL. */
+static inline const struct rmap_vma_info *tl_vma_at(const struct tl_vmas *v,
+						   uint64_t start)
+{
+	for (long i = 0; i < v->n && i < 16; i++)
+		if (v->v[i].start == start)
+			return &v->v[i];
+	return NULL;
+}
+
 static inline long tl_count_ptes(struct rmap_arena *a, rmap_mm_t mm,
 				 uint64_t start, uint64_t end)
 {

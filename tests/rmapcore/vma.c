@@ -92,9 +92,9 @@ static void mremap_keeps_index(struct rmap_arena *a, rmap_mm_t mm)
 	CHECK_EQ(tl_mapcount(a, KEY(20)), 1);
 	CHECK_EQ(tl_nr_mapped(a), nr);
 	v = tl_vmas(a, mm);
-	for (long i = 0; i < v.n && i < 16; i++)
-		if (v.v[i].start == MOVED)
-			CHECK_EQ(v.v[i].pgoff, MOVE / TL_PAGE);
+	REQUIRE(tl_vma_at(&v, MOVED) != NULL);
+	CHECK_EQ(tl_vma_at(&v, MOVED)->pgoff, MOVE / TL_PAGE);
+	CHECK(tl_vma_at(&v, MOVE) == NULL);
 	CHECK_CLEAN(a);
 
 	/* A COW page born after the move lands in the vma's old frame. */
@@ -137,9 +137,8 @@ static void nonlinear_cluster_unmap(struct rmap_arena *a, rmap_mm_t mm)
 		    NONLIN_INO, 0);
 	REQUIRE_OK(rmap_remap_file_pages(a, mm, NONLIN, TL_PAGE, 40));
 	v = tl_vmas(a, mm);
-	for (long i = 0; i < v.n && i < 16; i++)
-		if (v.v[i].start == NONLIN)
-			CHECK(v.v[i].flags & RMAP_VM_NONLINEAR);
+	REQUIRE(tl_vma_at(&v, NONLIN) != NULL);
+	CHECK(tl_vma_at(&v, NONLIN)->flags & RMAP_VM_NONLINEAR);
 	REQUIRE_OK(rmap_fault(a, mm, NONLIN, target, 0));
 	for (unsigned i = 1; i < 8; i++)
 		tl_fault_file(a, mm, NONLIN, i, NONLIN_INO, 0, 0);

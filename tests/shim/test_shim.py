@@ -89,8 +89,9 @@ def case_fdenv():
 
 
 def case_backtrace():
-    """glibc backtrace() and the C++ unwinder stay glibc's: libunwind hidden."""
+    """glibc backtrace() and C++ exceptions in threads behave as natively."""
     traced([os.path.join(PROGS, "btcheck")], "btcheck")
+    traced([os.path.join(PROGS, "cxxthrow")], "cxxthrow")
     nm = run(["nm", "-D", "--defined-only", LIB])[1].split()
     leaked = [s for s in nm if s.startswith(("unw_", "_U", "rmap_", "rlog_", "page_"))
               or s == "backtrace"]
@@ -163,6 +164,9 @@ def case_preload_only():
 
 
 def main():
+    if os.environ.get("RMAPSHIM_TEST_SKIP"):
+        print("skip: %s build" % os.environ["RMAPSHIM_TEST_SKIP"])
+        return SKIP
     if not os.path.exists(RUN) or not os.path.exists(LIB):
         print("skip: rmapshim-run or librmapshim.so not built")
         return SKIP
