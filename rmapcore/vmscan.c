@@ -66,6 +66,16 @@ static void del_page_from_lru(struct rmap_arena *a, rmap_page_t page)
 	clear_page_flag(PG(a, page), RMAP_PG_LRU);
 }
 
+/* Move @page from the tail to the head of its list; lru_lock held. */
+static void lru_rotate(struct rmap_arena *a, int active, rmap_page_t page)
+{
+	uint32_t *head = active ? &a->active_head : &a->inactive_head;
+	uint32_t *tail = active ? &a->active_tail : &a->inactive_tail;
+
+	list_del(a, head, tail, page);
+	list_add_head(a, head, tail, page);
+}
+
 void lru_cache_add_active(struct rmap_arena *a, rmap_page_t page)
 {
 	rl_lock(a, &a->lru_lock, RMAP_LC_LRU, SITE_LRU_CACHE_ADD);
@@ -102,13 +112,17 @@ static unsigned isolate_lru_pages(struct rmap_arena *a, int active, unsigned nr,
 		if (!page)
 			break;
 		p = PG(a, page);
-		del_page_from_lru(a, page);
 		if (__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST) == 0) {
-			/* get_page_testone: its freer waits for lru_lock to take it off */
+			/*
+			 * get_page_testone: its freer waits for lru_lock to take
+			 * it off.  PG_lru must stay set meanwhile: the freer
+			 * tested it without the lock.
+			 */
 			__atomic_sub_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
-			add_page_to_lru(a, page);
+			lru_rotate(a, active, page);
 			continue;
 		}
+		del_page_from_lru(a, page);
 		out[n++] = page;
 	}
 	rl_unlock(a, &a->lru_lock, RMAP_LC_LRU);

@@ -166,9 +166,14 @@ static int do_exec(enum exec_kind kind, const char *path, int fd,
 	char *const *env = shim_env_build(envp, slots, nslots, strs, sizeof(strs));
 	int err;
 
-	/* A robust mutex held across exec would read as its owner's death. */
-	if (held)
+	/*
+	 * A robust mutex held across exec would read as its owner's death, and
+	 * the new image inherits the signal mask.
+	 */
+	if (held) {
 		shim_leave_shared();
+		shim_restore_signals();
+	}
 	note_untraceable(kind, path, fd);
 	if (kind == EXEC_PATH)
 		REAL(execve)(path, argv, env);

@@ -13,6 +13,7 @@
  * still copying.
  */
 #include <errno.h>
+#include <signal.h>
 #include <linux/kcmp.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -26,6 +27,8 @@ __thread int shim_fork_wrapped;
 __thread int shim_vforking;
 static __thread int t_fork_held;	/* prepare took mm_lock for this fork */
 static __thread rmap_mm_t t_locked_mm;	/* whose mmsem slot this thread holds */
+static __thread sigset_t t_saved_mask;	/* the workload's mask, while ours blocks all */
+static __thread int t_sigs_blocked;
 
 #define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
 static __thread uint64_t t_fork_t0;
@@ -113,6 +116,29 @@ static void reconcile_self(uint32_t op, uint32_t cause)
 	shim.last_sample_ns = rlog_now_ns();
 }
 
+/*
+ * A process killed inside rmapcore would leave an arena lock (anon_vma,
+ * page_table_lock...) held for the whole tree: SIGTERM from
+ * multiprocessing's terminate() did exactly that.  Every shim section runs
+ * with the blockable signals blocked; SIGKILL remains the supervisor's.
+ */
+void shim_block_signals(void)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &t_saved_mask);
+	t_sigs_blocked = 1;
+}
+
+void shim_restore_signals(void)
+{
+	if (t_sigs_blocked) {
+		t_sigs_blocked = 0;
+		pthread_sigmask(SIG_SETMASK, &t_saved_mask, NULL);
+	}
+}
+
 void shim_fork_child(int dup_pending)
 {
 	shim.ppid = shim.pid;
@@ -125,6 +151,7 @@ void shim_fork_child(int dup_pending)
 	t_fork_held = 0;
 	t_locked_mm = 0;		/* the parent's thread owns that slot */
 	shim_fork_wrapped = 0;
+	shim_restore_signals();		/* blocked by the parent's prepare */
 	rlog_thread_reset();
 	shim_stacks_reset();
 }
@@ -218,10 +245,12 @@ int shim_enter(void)
 		shim_busy = 0;
 		return 0;
 	}
+	shim_block_signals();
 	pthread_mutex_lock(&shim.mm_lock);
 	/* Another thread may have run exit_mmap while we waited. */
 	if (!shim.traced || !mm_ready()) {
 		pthread_mutex_unlock(&shim.mm_lock);
+		shim_restore_signals();
 		shim_busy = 0;
 		return 0;
 	}
@@ -247,6 +276,7 @@ void shim_leave(void)
 {
 	shim_leave_shared();
 	pthread_mutex_unlock(&shim.mm_lock);
+	shim_restore_signals();
 	shim_busy = 0;
 }
 

@@ -263,9 +263,11 @@ __attribute__((constructor)) static void shim_init(void)
 	shim_stacks_init();
 	(void)shim_dl_changed();
 	shim_events_thread_init();
+	shim_block_signals();
 	pthread_mutex_lock(&shim.mm_lock);
 	shim.traced = adopt_image();
 	pthread_mutex_unlock(&shim.mm_lock);
+	shim_restore_signals();
 	shim_busy = 0;
 }
 

@@ -66,6 +66,10 @@ int shim_enter(void);
 void shim_leave(void);
 /* Drop only the mm's mmsem slot (before exec; shim_leave then skips it). */
 void shim_leave_shared(void);
+/* Block every blockable signal for a shim section (lifecycle.c says why). */
+void shim_block_signals(void);
+/* The workload's signal mask back (before exec: the new image inherits it). */
+void shim_restore_signals(void);
 /* 1 if the caller runs in memory shared with shim.pid (vfork, CLONE_VM). */
 int shim_in_shared_vm(void);
 extern __thread int shim_vforking;	/* set by the vfork note, parent side */

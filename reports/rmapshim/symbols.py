@@ -104,6 +104,8 @@ class Symbolizer:
         self.dirty = False
         self.resolved = {}       # (pid, ip) -> [frame dicts]
         self.files = {}          # (path, build-id) -> file to symbolize, or None
+        self.mods = {}           # pid -> its modules (see modules_of)
+        self.modsets = {}        # pid -> (bias, file) pairs (see modset)
 
     def _load_cache(self):
         try:
@@ -131,6 +133,11 @@ class Symbolizer:
 
     def modules_of(self, pid):
         """Modules mapped by @pid (latest generation first), or its ancestors'."""
+        if pid not in self.mods:
+            self.mods[pid] = self._modules_of(pid)
+        return self.mods[pid]
+
+    def _modules_of(self, pid):
         seen = set()
         while pid and pid not in seen:
             recs = self.run.modules.get(pid)
@@ -168,9 +175,7 @@ class Symbolizer:
             if self.file_of(m) is None:
                 self.resolved[(pid, ip)] = [self._raw(m, ip)]
                 continue
-            modset = tuple(sorted({(x.bias, self.file_of(x)) for x in mods
-                                   if x.path.startswith("/") and self.file_of(x)}))
-            batches.setdefault(modset, []).append((pid, ip, m, key, off))
+            batches.setdefault(self.modset(pid), []).append((pid, ip, m, key, off))
         for modset, items in batches.items():
             answers = (run_helper(self.helper, modset, [ip - 1 for _, ip, _, _, _ in items])
                        if self.helper else [{"frames": []}] * len(items))
@@ -181,6 +186,13 @@ class Symbolizer:
                     self.dirty = True
                 self.resolved[(pid, ip)] = self._label(frames, m, ip)
         self.save()
+
+    def modset(self, pid):
+        """The (bias, file) pairs to report for @pid: one helper run each."""
+        if pid not in self.modsets:
+            self.modsets[pid] = tuple(sorted({(x.bias, self.file_of(x))
+                                              for x in self.modules_of(pid) if self.file_of(x)}))
+        return self.modsets[pid]
 
     def file_of(self, m):
         k = (m.path, m.build_id)

@@ -92,11 +92,22 @@ static void first_and_last_once(struct rmap_arena *a)
 	CHECK_CLEAN(a);
 }
 
-/* page_dup_rmap/page_remove_rmap pairs on a mapped page never transition. */
-static void dup_remove_pairs(struct rmap_arena *a)
+static uint64_t maplock_acquisitions(const struct rmap_arena *a)
+{
+	struct rmap_lock_stat ls[RMAP_LC_NR];
+
+	rmap_lock_stats(a, ls);
+	return ls[RMAP_LC_PG_MAPLOCK].acquisitions;
+}
+
+/*
+ * page_dup_rmap/page_remove_rmap pairs on a mapped page never transition;
+ * L takes PG_maplock for each, N* never touch it.
+ */
+static void dup_remove_pairs(struct rmap_arena *a, enum rmap_mode mode)
 {
 	uint64_t key = tl_file_key(FILE_INO, 1);
-	uint64_t first0, last0;
+	uint64_t first0, last0, maplocks0;
 	rmap_page_t p;
 	struct tl_events ev;
 
@@ -105,6 +116,7 @@ static void dup_remove_pairs(struct rmap_arena *a)
 	REQUIRE(p != 0);
 	first0 = tl_total(a, RMAP_EV_MAP_FIRST);
 	last0 = tl_total(a, RMAP_EV_UNMAP_LAST);
+	maplocks0 = maplock_acquisitions(a);
 
 	tl_events_start(&ev);
 	rmap_pte_lock(a, mms[0]);
@@ -118,6 +130,8 @@ static void dup_remove_pairs(struct rmap_arena *a)
 	rmap_pte_unlock(a, mms[0]);
 	tl_events_stop();
 
+	CHECK_EQ(maplock_acquisitions(a) - maplocks0,
+		 mode == RMAP_LOCKED ? 2000 : 0);
 	CHECK_EQ(ev.n[RMAP_EV_DUP], 1000);
 	CHECK_EQ(ev.n[RMAP_EV_REMOVE], 1000);
 	CHECK_EQ(ev.n[RMAP_EV_MAP_FIRST] + ev.n[RMAP_EV_UNMAP_LAST], 0);
@@ -150,6 +164,7 @@ static void cycles(struct rmap_arena *a)
 						  RMAP_CAUSE_MADVISE));
 		CHECK_EQ(tl_nr_mapped(a), 0);
 	}
+	CHECK(rmap_nr_mapped_peak(a) >= NPAGES);
 	CHECK_EQ(tl_total(a, RMAP_EV_MAP_FIRST) - first0, rounds * NPAGES);
 	CHECK_EQ(tl_total(a, RMAP_EV_UNMAP_LAST) - last0, rounds * NPAGES);
 	CHECK_CLEAN(a);
@@ -193,13 +208,14 @@ static void exit_all(struct rmap_arena *a)
 
 int main(int argc, char **argv)
 {
+	enum rmap_mode mode = tl_mode_arg(argc, argv);
 	struct tl_arena t;
-	struct rmap_arena *a = tl_arena_open(&t, tl_mode_arg(argc, argv));
+	struct rmap_arena *a = tl_arena_open(&t, mode);
 
 	new_page_is_unmapped(a);
 	map_all(a);
 	first_and_last_once(a);
-	dup_remove_pairs(a);
+	dup_remove_pairs(a, mode);
 	cycles(a);
 	anon_first_map(a);
 	exit_all(a);

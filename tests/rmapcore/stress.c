@@ -294,8 +294,7 @@ static void verify_counts(void)
 				seen += tally_key(&t, anon_key(p, i, n),
 						  &mapped);
 	CHECK_EQ(seen, t.ptes);
-	CHECK_EQ(c.nr_mapped, mapped);
-	CHECK(t.ptes > 0);
+	CHECK_EQ(c.nr_mapped, mapped);	/* the reclaimer may have left 0 */
 	printf("[%s] %ld ptes on %ld mapped pages, %llu pages seen, "
 	       "%llu on-the-fly violations\n", tl_mode, t.ptes, mapped,
 	       (unsigned long long)c.pages_used,
@@ -452,6 +451,8 @@ int main(int argc, char **argv)
 	CHECK_EQ(shared->errors[0] + shared->errors[1], 0);
 
 	CHECK_CLEAN(arena);
+	/* Nobody died holding a lock: none may have been taken over. */
+	CHECK_EQ(rmap_locks_broken(arena), 0);
 	verify_counts();
 	exit_everything();
 	CHECK_EQ(tl_nr_mapped(arena), 0);

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: MIT
+"""What every fault case shares: where the build is, running a command
+natively and under `rmapshim run`, reading `rmapshim report --json`, and
+the three assertions of the fault matrix (issue 6):
+
+  (a) the workload's stdout and exit status equal the native run's;
+  (b) every committed record is readable: the report works and counts
+      0 corrupt records (or the damage is counted and stated);
+  (c) what was lost is stated in the report.
+
+Cases call check() and finish with done(): exit 1 if any check failed,
+77 (ctest's skip) through skip().
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+BUILD = os.path.abspath(os.environ.get("RMAPSHIM_BUILD", "build"))
+PROGS = os.environ.get("RMAPSHIM_FAULT_PROGS", os.path.join(BUILD, "tests", "faults", "progs"))
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI = os.path.join(BUILD, "bin", "rmapshim")
+RUN = os.path.join(BUILD, "bin", "rmapshim-run")
+LIB = os.path.join(BUILD, "lib", "librmapshim.so")
+EX = os.path.join(BUILD, "examples")
+TIMEOUT = 60
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def skip(why):
+    print("skip:", why)
+    sys.exit(SKIP)
+
+
+def done(summary):
+    print(("FAILED: %d check(s); " % len(failures) if failures else "ok: ") + summary)
+    sys.exit(1 if failures else 0)
+
+
+def require_tracing():
+    """Every fault case needs the shim, root and the kernel oracle."""
+    if os.environ.get("RMAPSHIM_TEST_SKIP"):
+        skip("%s build (a sanitized preload cannot run in plain programs)"
+             % os.environ["RMAPSHIM_TEST_SKIP"])
+    for f in (CLI, RUN, LIB):
+        if not os.path.exists(f):
+            skip("%s is not built" % f)
+    if os.geteuid() != 0 or not os.access("/proc/kpagecount", os.R_OK):
+        skip("needs root and /proc/kpagecount")
+
+
+def prog(name):
+    path = os.path.join(PROGS, name)
+    if not os.path.exists(path):
+        skip("%s is not built" % path)
+    return path
+
+
+def example(name):
+    path = os.path.join(EX, name)
+    if not os.path.exists(path):
+        skip("%s is not built" % path)
+    return path
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+
+    def __repr__(self):
+        return "rc %d, stderr %r" % (self.rc, self.err[-400:])
+
+
+def run(cmd, env=None, cwd=None, timeout=TIMEOUT, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       errors="replace", env=env, cwd=cwd, timeout=timeout, **kw)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def traced_cmd(outdir, cmd, opts=()):
+    return [CLI, "run", "-q", "-o", outdir] + list(opts) + ["--"] + list(cmd)
+
+
+def scratch():
+    """A fresh directory, removed by the caller with shutil.rmtree."""
+    return tempfile.mkdtemp(prefix="rmapshim-faults.")
+
+
+def report(outdir):
+    """`rmapshim report --json DIR`, or None (and a failed check)."""
+    r = run([CLI, "report", "--json", outdir])
+    if not check(r.rc == 0, "report --json %s: %r" % (outdir, r)):
+        return None
+    check("Traceback" not in r.err, "report --json %s printed a traceback" % outdir)
+    return json.loads(r.out)
+
+
+def check_readable(name, rep, corrupt_ok=False):
+    """(b): the log read back; damage, if allowed, is at least counted."""
+    integ = rep["integrity"]
+    check(integ["records"] > 0, "%s: no records read" % name)
+    if not corrupt_ok:
+        check(integ["corrupt"] == 0 and integ["torn_segments"] == 0,
+              "%s: %d corrupt records, %d torn segments" % (name, integ["corrupt"],
+                                                             integ["torn_segments"]))
+
+
+def same_as_native(name, cmd, opts=(), env=None, cwd=None, keep=False):
+    """Run @cmd natively and traced; assert (a) and (b).  Returns the report
+    (and the run directory if @keep, else it is removed)."""
+    native = run(cmd, env=env, cwd=cwd)
+    top = scratch()
+    outdir = os.path.join(top, "run")
+    traced = run(traced_cmd(outdir, cmd, opts), env=env, cwd=cwd)
+    check(traced.rc == native.rc, "%s: exit status %d natively, %d traced (%r)"
+          % (name, native.rc, traced.rc, traced))
+    check(traced.out == native.out, "%s: stdout differs\n--- native\n%s--- traced\n%s"
+          % (name, native.out, traced.out))
+    rep = report(outdir) if os.path.exists(os.path.join(outdir, "events.rlog")) else None
+    check(rep is not None, "%s: no readable run directory" % name)
+    if rep:
+        check_readable(name, rep)
+    if keep:
+        return rep, outdir, top
+    shutil.rmtree(top)
+    return rep
+
+
+def notes(rep):
+    return [n if isinstance(n, str) else json.dumps(n) for n in rep.get("notes", [])]

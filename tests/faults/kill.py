@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: MIT
+"""SIGKILL of a traced process at seeded random moments.
+
+usage: kill.py WORKLOAD KILLS SEED
+
+One untouched traced run first (same output as native; its duration D
+bounds the fault moments), then KILLS runs, each SIGKILLing the workload
+or one of its children after a seeded random delay in [0.05 D, 0.9 D]
+(the delay is the fault injection, not synchronization).  Every run:
+
+  (a) the workload behaves as it does natively when that process dies:
+      killed root -> 137; killed child -> the example's "killed by signal
+      9" and exit 1; a kill that came too late -> the native result;
+  (b) `rmapshim report --json` reads the run, 0 corrupt records;
+  (c) the supervisor reaped every dead mm: reaped >= 1 when a traced
+      process was killed, no unfinished process, nr_mapped.final == 0,
+      zero violations.
+"""
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from faultlib import (Result, check, done, example, report, check_readable, require_tracing,
+                      run, scratch, traced_cmd)
+
+WORKLOADS = {
+    "forkstorm": ["-n", "150", "-m", "4"],
+    "cowstorm": ["-n", "20", "-m", "4", "-f", "0.3"],
+    "threadchurn": ["-t", "3", "-n", "200"],
+}
+
+
+def children(pid):
+    """Direct children of every thread of @pid (threadchurn forks from threads)."""
+    kids = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def kill_one(rng, supervisor):
+    """SIGKILL the workload root or one of its children; returns the role."""
+    roots = children(supervisor)
+    if not roots:
+        return None
+    root = roots[0]
+    kids = children(root)
+    victim, role = (rng.choice(kids), "child") if kids and rng.random() < 0.5 else (root, "root")
+    try:
+        os.kill(victim, signal.SIGKILL)
+    except ProcessLookupError:
+        return None
+    return role
+
+
+def outcome(name, res, native_rc, role):
+    """(a): which fault actually happened, judged by the workload's behaviour."""
+    if res.rc == 128 + signal.SIGKILL:
+        check(role == "root", "%s: exit 137 but the victim was a %s" % (name, role))
+        return "root"
+    if role == "child" and res.rc == 1 and res.err:
+        # The example's own reaction to a dead child ("killed by signal 9",
+        # "pipe closed by the other side"), exactly as natively.
+        return "child"
+    check(res.rc == native_rc, "%s: exit %d, natively %d (%r)" % (name, res.rc, native_rc, res))
+    return None
+
+
+def check_reaped(name, rep, killed):
+    run_ = rep["run"]
+    integ = rep["integrity"]
+    check(integ["unfinished_processes"] == 0,
+          "%s: unfinished processes %s" % (name, integ["unfinished_pids"]))
+    check(rep["nr_mapped"]["final"] == 0, "%s: nr_mapped.final %d" % (name, rep["nr_mapped"]["final"]))
+    check(rep["violations"] == 0, "%s: %d violations: %s" % (name, rep["violations"],
+                                                           rep["violation_details"][:3]))
+    check(run_["complete"], "%s: the run has no end record" % name)
+    if killed:
+        check(run_["reaped"] >= 1, "%s: a traced process was killed, reaped %d" % (name, run_["reaped"]))
+        check(any("reaped" in str(n) for n in rep["notes"]),
+              "%s: the report does not say a mm was reaped: %s" % (name, rep["notes"]))
+
+
+def main():
+    require_tracing()
+    work, kills, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    cmd = [example(work)] + WORKLOADS[work]
+    native = run(cmd)
+    check(native.rc == 0, "%s natively: %r" % (work, native))
+    top = scratch()
+    try:
+        t0 = time.monotonic()
+        base = run(traced_cmd(os.path.join(top, "base"), cmd))
+        span = time.monotonic() - t0
+        check(base.rc == native.rc and base.out == native.out,
+              "%s: traced %r / %r, natively %r" % (work, base, base.out, native.out))
+        rng = random.Random(seed)
+        effective = {"root": 0, "child": 0}
+        for i in range(kills):
+            name = "%s kill #%d (seed %d)" % (work, i, seed)
+            outdir = os.path.join(top, "k%d" % i)
+            p = subprocess.Popen(traced_cmd(outdir, cmd), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            role = None
+            try:
+                p.wait(timeout=rng.uniform(0.05, 0.9) * span)
+            except subprocess.TimeoutExpired:
+                role = kill_one(rng, p.pid)
+            out, err = p.communicate(timeout=60)
+            killed = outcome(name, Result(p.returncode, out, err), native.rc, role)
+            rep = report(outdir)
+            if rep:
+                check_readable(name, rep)
+                check_reaped(name, rep, killed)
+            if killed:
+                effective[killed] += 1
+            print("%s: %s -> %s, rc %d" % (name, role, killed, p.returncode), flush=True)
+            shutil.rmtree(outdir, ignore_errors=True)
+        total = effective["root"] + effective["child"]
+        check(total >= kills // 2, "%s: only %d of %d kills hit a live process" % (work, total, kills))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    done("%s: %d kills (%d of the root, %d of a child), every run reaped and readable, "
+         "base run %.2f s" % (work, kills, effective["root"], effective["child"], span))
+
+
+if __name__ == "__main__":
+    main()
