@@ -17,8 +17,11 @@
  * broken mode (broken-nonatomic, broken-unbiased) must be caught by
  * rmap_check() within a bounded number of rounds.
  *
- * Usage: stress MODE OPS   (OPS per worker; the hot phase runs
- * min(OPS, 100000) pairs per thread and round)
+ * Usage: stress MODE OPS [PROCS]   (OPS per worker; the hot phase runs
+ * min(OPS, 100000) pairs per thread and round).  PROCS 1 keeps every
+ * thread in one process: ThreadSanitizer sees only its own process, so a
+ * happens-before chain through the other process's threads (a pool slot
+ * freed here, reused there, locked here again) looks like a data race.
  */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -53,6 +56,7 @@ struct shared_state {
 static struct rmap_arena *arena;
 static struct shared_state *shared;
 static int ready_pipe[2], go_pipe[2];
+static int nr_procs;
 static long nr_ops;
 static pthread_barrier_t start;
 
@@ -208,6 +212,8 @@ static void handshake(int proc)
 {
 	char c = 0;
 
+	if (nr_procs == 1)
+		return;
 	if (proc) {
 		REQUIRE(write(ready_pipe[1], &c, 1) == 1);
 		REQUIRE(read(go_pipe[0], &c, 1) == 1);
@@ -412,16 +418,33 @@ static long hot_phase(int rounds)
 	return found;
 }
 
+/* The second process attaches the arena by path, as an exec'd one would. */
+static pid_t start_second_process(const char *path)
+{
+	pid_t child = fork();
+
+	REQUIRE(child >= 0);
+	if (child)
+		return child;
+	rmap_arena_detach(arena);
+	REQUIRE_OK(rmap_arena_attach(path, &arena));
+	run_process(1);
+	rmap_arena_detach(arena);
+	_exit(shared->errors[1] || tl_failures ? 1 : 0);
+}
+
 int main(int argc, char **argv)
 {
 	enum rmap_mode mode = tl_mode_arg(argc, argv);
 	int broken = mode == RMAP_BROKEN_NONATOMIC ||
 		     mode == RMAP_BROKEN_UNBIASED;
 	struct tl_arena t;
-	pid_t child;
+	pid_t child = 0;
 	int status;
 
 	nr_ops = argc > 2 ? atol(argv[2]) : 30000;
+	nr_procs = argc > 3 ? atoi(argv[3]) : NPROC;
+	REQUIRE(nr_procs == 1 || nr_procs == NPROC);
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	REQUIRE(shared != MAP_FAILED);
@@ -436,18 +459,13 @@ int main(int argc, char **argv)
 		return tl_exit_status();
 	}
 
-	child = fork();
-	REQUIRE(child >= 0);
-	if (child == 0) {
-		rmap_arena_detach(arena);
-		REQUIRE_OK(rmap_arena_attach(t.path, &arena));
-		run_process(1);
-		rmap_arena_detach(arena);
-		_exit(shared->errors[1] || tl_failures ? 1 : 0);
-	}
+	if (nr_procs > 1)
+		child = start_second_process(t.path);
 	run_process(0);
-	REQUIRE(waitpid(child, &status, 0) == child);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	if (nr_procs > 1) {
+		REQUIRE(waitpid(child, &status, 0) == child);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
 	CHECK_EQ(shared->errors[0] + shared->errors[1], 0);
 
 	CHECK_CLEAN(arena);
