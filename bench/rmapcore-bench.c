@@ -59,6 +59,8 @@ struct mode_bench {
 };
 
 static double kernel_forkexit[MAX_REPS];	/* ns/page */
+static struct mode_bench modes[NMODES];
+static pid_t bench_pid;
 
 static double now_ns(void)
 {
@@ -84,6 +86,18 @@ static double median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/* Arena files go even when die() exits; forked workers leave them be. */
+static void remove_arenas(void)
+{
+	if (getpid() != bench_pid)
+		return;
+	for (int m = 0; m < NMODES; m++)
+		if (modes[m].path[0]) {
+			unlink(modes[m].path);
+			rmdir(modes[m].dir);
+		}
+}
+
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "rmapcore-bench: %s: %s\n", what, strerror(err));
@@ -105,6 +119,10 @@ static void setup_mode(struct mode_bench *mb, enum rmap_mode mode)
 	if (!mkdtemp(mb->dir))
 		die("mkdtemp", errno);
 	snprintf(mb->path, sizeof(mb->path), "%s/arena", mb->dir);
+	if (!bench_pid) {
+		bench_pid = getpid();
+		atexit(remove_arenas);
+	}
 	rmap_arena_default_config(&cfg);
 	cfg.mode = mode;
 	cfg.lockstat_times = 0;	/* measure the rmap, not the stopwatch */
@@ -131,8 +149,6 @@ static void teardown_mode(struct mode_bench *mb)
 {
 	rmap_exit_mmap(mb->a, mb->owner, RMAP_CAUSE_EXIT);
 	rmap_arena_detach(mb->a);
-	unlink(mb->path);
-	rmdir(mb->dir);
 	free(mb->pages);
 }
 
@@ -470,31 +486,30 @@ static void parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static struct mode_bench mb[NMODES];
 	int req_fd, res_fd;
 	pid_t helper;
 
 	parse_args(argc, argv);
 	helper = kernel_helper(&req_fd, &res_fd);
 	for (int m = 0; m < NMODES; m++)
-		setup_mode(&mb[m], (enum rmap_mode)m);
+		setup_mode(&modes[m], (enum rmap_mode)m);
 
 	/* Interleave modes within each repetition: drift hits all alike. */
 	for (int r = 0; r < opt.reps; r++) {
 		for (int c = 0; c < NCFG; c++)
 			for (int p = 0; p < 2; p++)
 				for (int m = 0; m < NMODES; m++)
-					mb[m].pair[p][c][r] =
-						pair_measure(&mb[m], c, p);
+					modes[m].pair[p][c][r] =
+						pair_measure(&modes[m], c, p);
 		kernel_forkexit[r] = kernel_measure(req_fd, res_fd);
 		for (int m = 0; m < NMODES; m++)
-			mb[m].forkzap[r] = forkzap_measure(&mb[m]);
+			modes[m].forkzap[r] = forkzap_measure(&modes[m]);
 	}
 	close(req_fd);
 	close(res_fd);
 	waitpid(helper, NULL, 0);
-	report(mb);
+	report(modes);
 	for (int m = 0; m < NMODES; m++)
-		teardown_mode(&mb[m]);
+		teardown_mode(&modes[m]);
 	return 0;
 }

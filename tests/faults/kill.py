@@ -3,14 +3,15 @@
 
 usage: kill.py WORKLOAD KILLS SEED
 
-One untouched traced run first (same output as native; its duration D
-bounds the fault moments), then KILLS runs, each SIGKILLing the workload
-or one of its children after a seeded random delay in [0.05 D, 0.9 D]
-(the delay is the fault injection, not synchronization).  Every run:
+One untouched traced run first (same output as native; the workload's
+duration D in its report bounds the fault moments), then runs that each
+SIGKILL the workload or one of its children a seeded random delay in
+[0, 0.9 D] after the workload started (the delay is the fault injection,
+not synchronization), until KILLS kills hit a live process.  Every run:
 
   (a) the workload behaves as it does natively when that process dies:
-      killed root -> 137; killed child -> the example's "killed by signal
-      9" and exit 1; a kill that came too late -> the native result;
+      killed root -> 137; killed child -> the example's own complaint
+      and exit 1; a kill that came too late -> the native result;
   (b) `rmapshim report --json` reads the run, 0 corrupt records;
   (c) the supervisor reaped every dead mm: reaped >= 1 when a traced
       process was killed, no unfinished process, nr_mapped.final == 0,
@@ -26,7 +27,9 @@ import time
 
 from faultlib import (Result, check, done, example, report, check_readable, require_tracing,
                       run, scratch, traced_cmd)
+# A run still alive this long after the kill is a hang (a lock left held).
 
+HANG_S = 30
 WORKLOADS = {
     "forkstorm": ["-n", "150", "-m", "4"],
     "cowstorm": ["-n", "20", "-m", "4", "-f", "0.3"],
@@ -44,6 +47,12 @@ def children(pid):
     except OSError:
         pass
     return kids
+
+
+def tree(pid):
+    """ps lines of the stuck run's session, for the failure message."""
+    return subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-s", str(pid)],
+                          stdout=subprocess.PIPE, text=True).stdout
 
 
 def kill_one(rng, supervisor):
@@ -89,16 +98,34 @@ def check_reaped(name, rep, killed):
               "%s: the report does not say a mm was reaped: %s" % (name, rep["notes"]))
 
 
+def workload_started(p):
+    """Wait for the supervisor's first child: the fault moments are drawn
+    over the workload's own lifetime, not the supervisor's set-up."""
+    while p.poll() is None:
+        if children(p.pid):
+            return True
+        time.sleep(0.001)
+    return False
+
+
 def kill_run(name, cmd, native_rc, outdir, rng, span):
     """One traced run with one SIGKILL at a random moment; returns whom it killed."""
     p = subprocess.Popen(traced_cmd(outdir, cmd), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     role = None
+    delay = rng.uniform(0.0, 0.9) * span
+    if workload_started(p):
+        try:
+            p.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            role = kill_one(rng, p.pid)
     try:
-        p.wait(timeout=rng.uniform(0.05, 0.9) * span)
+        out, err = p.communicate(timeout=HANG_S)
     except subprocess.TimeoutExpired:
-        role = kill_one(rng, p.pid)
-    out, err = p.communicate(timeout=60)
+        check(False, "%s: hung %d s after SIGKILL of the %s:\n%s" % (name, HANG_S, role, tree(p.pid)))
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        return None
     killed = outcome(name, Result(p.returncode, out, err), native_rc, role)
     rep = report(outdir)
     if rep:
@@ -116,11 +143,11 @@ def main():
     check(native.rc == 0, "%s natively: %r" % (work, native))
     top = scratch()
     try:
-        t0 = time.monotonic()
         base = run(traced_cmd(os.path.join(top, "base"), cmd))
-        span = time.monotonic() - t0
         check(base.rc == native.rc and base.out == native.out,
               "%s: traced %r / %r, natively %r" % (work, base, base.out, native.out))
+        rep = report(os.path.join(top, "base"))
+        span = rep["run"]["duration_ns"] / 1e9 if rep else 1.0
         rng = random.Random(seed)
         effective = {"root": 0, "child": 0}
         # A moment after the workload ended injects nothing: draw another,

@@ -399,7 +399,7 @@ static long hot_phase(int rounds)
 	}
 	for (int r = 0; r < rounds && !found; r++) {
 		/*
-		 * Plain contention needs both threads on a CPU at once; on a
+		 * Plain contention needs two threads on CPUs at once; on a
 		 * busy machine, widen the race windows with perturbation
 		 * (yields and delays: much slower, so fewer pairs).
 		 */
@@ -426,6 +426,7 @@ static pid_t start_second_process(const char *path)
 	REQUIRE(child >= 0);
 	if (child)
 		return child;
+	tl_forget_arenas();
 	rmap_arena_detach(arena);
 	REQUIRE_OK(rmap_arena_attach(path, &arena));
 	run_process(1);

@@ -83,6 +83,43 @@ struct tl_arena {
 	struct rmap_arena *a;
 };
 
+/* Arenas still on disk, removed at exit even when a REQUIRE gave up. */
+#define TL_MAX_ARENAS	4
+static struct tl_arena *tl_live[TL_MAX_ARENAS];
+
+static inline void tl_remove_files(struct tl_arena *t)
+{
+	if (unlink(t->path) != 0 || rmdir(t->dir) != 0)
+		fprintf(stderr, "cannot remove %s: %s\n", t->dir,
+			strerror(errno));
+}
+
+static inline void tl_remove_live(void)
+{
+	for (int i = 0; i < TL_MAX_ARENAS; i++)
+		if (tl_live[i])
+			tl_remove_files(tl_live[i]);
+}
+
+static inline void tl_track(struct tl_arena *t, struct tl_arena *old)
+{
+	static int registered;
+
+	if (!registered++)
+		atexit(tl_remove_live);
+	for (int i = 0; i < TL_MAX_ARENAS; i++)
+		if (tl_live[i] == old) {
+			tl_live[i] = t;
+			return;
+		}
+}
+
+/* In a forked child: the arenas are the parent's to remove. */
+static inline void tl_forget_arenas(void)
+{
+	memset(tl_live, 0, sizeof(tl_live));
+}
+
 static inline void tl_default_config(struct rmap_arena_config *cfg,
 				     enum rmap_mode mode)
 {
@@ -102,6 +139,7 @@ static inline struct rmap_arena *tl_arena_create(struct tl_arena *t,
 	REQUIRE((size_t)snprintf(t->path, sizeof(t->path), "%s/arena",
 				 t->dir) < sizeof(t->path));
 	REQUIRE_OK(rmap_arena_create(t->path, cfg, &t->a));
+	tl_track(t, NULL);
 	REQUIRE(rmap_arena_mode(t->a) == cfg->mode);
 	return t->a;
 }
@@ -119,8 +157,8 @@ static inline void tl_arena_close(struct tl_arena *t)
 {
 	rmap_arena_detach(t->a);
 	t->a = NULL;
-	if (unlink(t->path) != 0 || rmdir(t->dir) != 0)
-		TL_FAIL("cannot remove %s: %s", t->dir, strerror(errno));
+	tl_track(NULL, t);
+	tl_remove_files(t);
 }
 
 /* The mode named on the command line (each mode is its own ctest case). */
