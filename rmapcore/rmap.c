@@ -816,7 +816,15 @@ int try_to_unmap(struct rmap_arena *a, rmap_page_t page)
 	if (!mode_locked(a))
 		return __try_to_unmap(a, page);
 	page_map_lock(a, PG(a, page), SITE_TRY_TO_UNMAP);
-	r = __try_to_unmap(a, page);
+	/*
+	 * L's "BUG if mapcount == 0" belongs to shrink_list, which tested
+	 * page_mapped under this same lock.  A caller of this entry point
+	 * could not: the last pte may have gone before we took the lock (R5).
+	 */
+	if (page_mapped(a, PG(a, page)))
+		r = __try_to_unmap(a, page);
+	else
+		r = SWAP_SUCCESS;
 	page_map_unlock(a, PG(a, page));
 	return r;
 }

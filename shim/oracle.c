@@ -32,6 +32,10 @@
 #define RUN		512
 #define MAX_MISMATCH	8
 #define PASSES		3
+/* An implicit sample's buffer: SAMPLE..2*SAMPLE keys plus shim_oracle's slack. */
+#define SMALL_CAP	512
+
+static uint64_t small_keys[SMALL_CAP];
 
 struct tally {
 	uint64_t compared, agreed, mismatched, not_compared;
@@ -122,9 +126,14 @@ static void judge(struct tally *t, uint64_t pfn, uint64_t flags, uint64_t kcount
 /* Sorted, unique PFNs: read kpageflags and kpagecount in runs. */
 static void compare(struct tally *t, const uint64_t *k, size_t n)
 {
-	int fd_flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	int fd_count = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	int fd_flags, fd_count;
 	uint64_t fl[RUN], cnt[RUN];
+
+	/* A fork's implicit checkpoints usually find nothing we map alone. */
+	if (!n)
+		return;
+	fd_flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	fd_count = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
 
 	for (size_t i = 0; fd_flags >= 0 && fd_count >= 0 && i < n;) {
 		size_t len = 1;
@@ -257,11 +266,22 @@ void shim_oracle(const char *label, int explicit_cp)
 	}
 	ks.cap += ks.cap / 4 + 256;	/* room for what the re-reconciliations add */
 	bytes = ks.cap * sizeof(uint64_t);
-	/* Fresh pages: writing them cannot break a COW the shadow counted. */
-	ks.k = REAL(mmap)(NULL, bytes, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ks.k == MAP_FAILED)
-		return;
+	/*
+	 * Explicit checkpoints compare every page: their buffer must be fresh
+	 * pages, whose writes cannot break a COW the shadow counted.  Implicit
+	 * ones only sample pages the shadow says we alone map, which a write
+	 * to our .bss cannot COW: they save the mmap/munmap (mm_lock is held,
+	 * so one thread at a time uses the static buffer).
+	 */
+	if (!explicit_cp && ks.cap <= SMALL_CAP) {
+		ks.k = small_keys;
+		bytes = 0;
+	} else {
+		ks.k = REAL(mmap)(NULL, bytes, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ks.k == MAP_FAILED)
+			return;
+	}
 	/*
 	 * The checkpoint itself writes our stack and .bss, which a fork may
 	 * still share, and an exiting process leaves the shadow before the
@@ -281,6 +301,7 @@ void shim_oracle(const char *label, int explicit_cp)
 		if (!t.mismatched)
 			break;
 	}
-	REAL(munmap)(ks.k, bytes);
+	if (bytes)
+		REAL(munmap)(ks.k, bytes);
 	log_oracle(&t, label, explicit_cp);
 }

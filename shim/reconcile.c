@@ -89,7 +89,10 @@ struct recon {
 	int kpf_fd;
 	struct spte sp[BATCH];
 	int nsp;
+	uint64_t win_lo, win_hi;	/* pagemap entries held in pmwin */
 };
+
+static uint64_t pmwin[BATCH];
 
 static void proc_path(char *buf, pid_t pid, const char *leaf)
 {
@@ -396,11 +399,38 @@ static int maybe_present(struct present *p, int pm_fd, uint64_t cs, uint64_t ce,
 	return (p->i < p->n && p->r[p->i].start < ce) || ce > p->known_end;
 }
 
+/*
+ * The pagemap entries of [cs, ce).  One read runs on to the end of the last
+ * present region the scan found within BATCH pages, so the adjacent vmas
+ * of a library or a malloc arena cost one pread, not one each.
+ */
+static const uint64_t *pagemap_window(struct recon *r, int pm_fd, uint64_t cs,
+				      uint64_t ce)
+{
+	const struct present *p = &r->pr;
+	uint64_t cap = cs + BATCH * PAGE_SIZE, hi = ce;
+	size_t bytes;
+
+	if (cs >= r->win_lo && ce <= r->win_hi)
+		return pmwin + ((cs - r->win_lo) >> PAGE_SHIFT);
+	for (int i = p->i; i < p->n && p->r[i].start < cap; i++)
+		if (p->r[i].end > hi)
+			hi = p->r[i].end < cap ? p->r[i].end : cap;
+	bytes = ((hi - cs) >> PAGE_SHIFT) * 8;
+	r->win_lo = r->win_hi = 0;
+	if (pread(pm_fd, pmwin, bytes, (cs >> PAGE_SHIFT) * 8) != (ssize_t)bytes)
+		return NULL;
+	r->win_lo = cs;
+	r->win_hi = hi;
+	return pmwin;
+}
+
 static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 {
 	uint64_t lo = k->start > r->lo ? k->start : r->lo;
 	uint64_t hi = k->end < r->hi ? k->end : r->hi;
-	uint64_t pm[BATCH];
+	uint64_t none[BATCH];
+	const uint64_t *pm;
 	enum rmap_cause zap = r->o->cause == RMAP_CAUSE_NONE ? RMAP_CAUSE_MADVISE
 							     : r->o->cause;
 
@@ -412,12 +442,14 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 		r->nsp = 0;
 		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
 		if (maybe_present(&r->pr, pm_fd, cs, ce, r->scan_hi)) {
-			if (pread(pm_fd, pm, n * 8, (cs >> PAGE_SHIFT) * 8) != (ssize_t)(n * 8))
+			pm = pagemap_window(r, pm_fd, cs, ce);
+			if (!pm)
 				return;
 		} else if (!r->nsp) {
 			continue;	/* nothing on either side */
 		} else {
-			memset(pm, 0, n * 8);
+			memset(none, 0, n * 8);
+			pm = none;
 		}
 		for (size_t i = 0; i < n; i++) {
 			uint64_t addr = cs + (i << PAGE_SHIFT);

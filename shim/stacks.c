@@ -25,13 +25,25 @@
 #define STACK_SLOTS	8192		/* power of two */
 #define MAX_FRAMES	128
 
+/*
+ * A slot's key carries the process's generation in its top bits: a fork
+ * child bumps the generation instead of clearing the table, so the
+ * parent's entries read as free without the child writing (and COW-
+ * copying) 128 KiB of .bss on every fork.
+ */
+#define GEN_SHIFT	48
+#define HASH_MASK	((1ull << GEN_SHIFT) - 1)
+#define GEN_MASK	0xffffull
+
 struct stack_slot {
-	uint64_t hash;			/* 0: free */
-	uint32_t id;			/* 0 while the winner is still logging it */
+	uint64_t key;			/* gen << GEN_SHIFT | hash; another gen: free */
+	uint32_t id;
+	uint32_t id_gen;		/* == gen once id is valid (winner logged it) */
 };
 
 static struct stack_slot slots[STACK_SLOTS];
 static uint32_t next_id;
+static uint64_t gen = 1;		/* never 0: a zeroed slot is free */
 static uintptr_t self_lo, self_hi;	/* our own text: frames we skip */
 static unsigned long seen_adds, seen_subs;
 static uint32_t modules_gen;
@@ -68,26 +80,29 @@ static void log_stack(uint32_t id, void *const *ip, int n)
 static uint32_t intern(void *const *ip, int n)
 {
 	uint64_t h = hash_ips(ip, n);
+	uint64_t key = gen << GEN_SHIFT | (h & HASH_MASK);
 
 	for (unsigned probe = 0; probe < STACK_SLOTS; probe++) {
 		struct stack_slot *s = &slots[(h + probe) & (STACK_SLOTS - 1)];
-		uint64_t cur = __atomic_load_n(&s->hash, __ATOMIC_ACQUIRE);
+		uint64_t cur = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		uint32_t id;
 
-		if (cur == 0 && __atomic_compare_exchange_n(&s->hash, &cur, h, 0,
-				__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (cur >> GEN_SHIFT != gen &&
+		    __atomic_compare_exchange_n(&s->key, &cur, key, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED);
 			shim_modules_refresh(0);
 			log_stack(id, ip, n);
-			__atomic_store_n(&s->id, id, __ATOMIC_RELEASE);
+			s->id = id;
+			__atomic_store_n(&s->id_gen, (uint32_t)gen, __ATOMIC_RELEASE);
 			return id;
 		}
-		if (cur != h)
+		if (cur != key)
 			continue;
 		/* Another thread is logging it: ids must not precede their record. */
-		while (!(id = __atomic_load_n(&s->id, __ATOMIC_ACQUIRE)))
+		while (__atomic_load_n(&s->id_gen, __ATOMIC_ACQUIRE) != (uint32_t)gen)
 			sched_yield();
-		return id;
+		return s->id;
 	}
 	return 0;
 }
@@ -114,11 +129,17 @@ uint32_t shim_stack(void)
 	return intern(ip + skip, n);
 }
 
+/*
+ * Fork child: stack ids restart for the new pid.  Its module set is the
+ * parent's, which the report falls back to, so seen_adds/subs are kept and
+ * MODULES is logged again only if the child loads or unloads something.
+ */
 void shim_stacks_reset(void)
 {
-	memset(slots, 0, sizeof(slots));
+	gen = (gen + 1) & GEN_MASK;
+	if (!gen)
+		gen = 1;
 	next_id = 0;
-	seen_adds = seen_subs = 0;
 }
 
 /* ---- module map ---- */

@@ -50,9 +50,16 @@ def children(pid):
 
 
 def tree(pid):
-    """ps lines of the stuck run's session, for the failure message."""
-    return subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-s", str(pid)],
-                          stdout=subprocess.PIPE, text=True).stdout
+    """ps lines of the stuck run's session and the supervisor's stacks, for
+    the failure message."""
+    ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-s", str(pid)],
+                        stdout=subprocess.PIPE, text=True).stdout
+    if not shutil.which("gdb"):
+        return ps
+    bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                        timeout=60).stdout
+    return ps + "\n".join(l for l in bt.splitlines() if l.startswith(("#", "Thread")))
 
 
 def kill_one(rng, supervisor):
