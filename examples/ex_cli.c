@@ -18,11 +18,6 @@ void ex_cli_init(const char *prog, const char *usage)
 	opterr = 0;	/* ex_getopt prints the one line itself */
 }
 
-const char *ex_prog(void)
-{
-	return prog_name;
-}
-
 static void vmessage(const char *fmt, va_list ap, const char *suffix)
 {
 	fprintf(stderr, "%s: ", prog_name);

@@ -13,7 +13,6 @@
 
 /* Name the program (for messages) and give the text --help prints. */
 void ex_cli_init(const char *prog, const char *usage);
-const char *ex_prog(void);
 
 /*
  * getopt_long that handles --help/-h itself (prints the usage, exits 0)

@@ -180,6 +180,13 @@ static int adopt_unannounced(void)
 	return 1;
 }
 
+static int take_mm(rmap_mm_t m)
+{
+	shim.mm = m;
+	shim.pending_ppid = 0;
+	return 1;
+}
+
 static int mm_ready(void)
 {
 	if (shim.mm)
@@ -187,22 +194,25 @@ static int mm_ready(void)
 	/*
 	 * The parent copies our mm after its fork() returns, holding its own
 	 * mmsem slot from before the fork until the copy is complete: once we
-	 * get that slot, our mm is whole (rmap_mm_find_pid alone could return
-	 * it half-copied).  Without mmsem, poll: until it appears, the parent
-	 * dies, or MM_WAIT_NS pass (it could create no mm for us at all).
+	 * get that slot, our mm is whole, and the slot names it (searching by
+	 * pid, the fallback if another fork reused the slot meanwhile, could
+	 * return it half-copied).  Without mmsem, poll: until it appears, the
+	 * parent dies, or MM_WAIT_NS pass (it could create no mm for us at all).
 	 */
 	if (shim.pending_ppid) {
+		rmap_mm_t m;
+
 		shim_mmsem_lock(shim.parent_mm);
+		m = shim_mmsem_handed(shim.parent_mm, shim.pid);
 		shim_mmsem_unlock(shim.parent_mm);
+		if (m && rmap_mm_pid(shim.arena, m) == shim.pid)
+			return take_mm(m);
 	}
 	for (uint64_t t0 = rlog_now_ns(); shim.pending_ppid;) {
 		rmap_mm_t m = rmap_mm_find_pid(shim.arena, shim.pid);
 
-		if (m) {
-			shim.mm = m;
-			shim.pending_ppid = 0;
-			return 1;
-		}
+		if (m)
+			return take_mm(m);
 		if (getppid() != shim.pending_ppid || rlog_now_ns() - t0 > MM_WAIT_NS)
 			shim.pending_ppid = 0;
 		else
@@ -319,6 +329,7 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 		shim_op_end(&o);
 		if (err)
 			cmm = dup_failed(child, err);
+		shim_mmsem_handoff(shim.mm, child, cmm);
 		shim_log_fork(shim.pid, child, cmm, kind, o.counts[RMAP_EV_DUP],
 			      o.rmap_ns, fork_ns, o.stack);
 		shim_log_proc(RLOG_PROC_START, child, shim.pid, cmm, shim.mm,

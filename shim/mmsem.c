@@ -32,7 +32,10 @@
 
 struct mmsem_slot {
 	pthread_mutex_t m;
-	char pad[64 - sizeof(pthread_mutex_t) % 64];
+	/* The fork child whose mm the holder copied last (shim_mmsem_handoff). */
+	int32_t child_pid;
+	rmap_mm_t child_mm;
+	char pad[64 - (sizeof(pthread_mutex_t) + 8) % 64];
 };
 
 static struct mmsem_slot *slots;
@@ -144,4 +147,27 @@ void shim_mmsem_unlock(rmap_mm_t mm)
 
 	if (m)
 		pthread_mutex_unlock(m);
+}
+
+/*
+ * A fork child learns its mm from the slot its parent held while copying
+ * it, instead of searching every live mm (rmap_mm_find_pid touches one
+ * arena page per mm, each a page fault in a fresh child).  Called with the
+ * slot held; the slot may be shared or reused, so the child checks the pid.
+ */
+void shim_mmsem_handoff(rmap_mm_t mm, pid_t child, rmap_mm_t child_mm)
+{
+	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+
+	if (s) {
+		s->child_pid = child;
+		s->child_mm = child_mm;
+	}
+}
+
+rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child)
+{
+	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+
+	return s && s->child_pid == child ? s->child_mm : 0;
 }

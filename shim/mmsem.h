@@ -9,6 +9,8 @@
 #ifndef RMAPSHIM_MMSEM_H
 #define RMAPSHIM_MMSEM_H
 
+#include <sys/types.h>
+
 #include "rmapcore.h"
 
 /* Map (creating if first) $dir/mmsem; 0 or -errno.  *id: its file identity. */
@@ -16,5 +18,9 @@ int shim_mmsem_attach(const char *dir, struct rmap_file_id *id);
 void shim_mmsem_lock(rmap_mm_t mm);
 int shim_mmsem_trylock(rmap_mm_t mm);	/* 1 = got it (bounded wait) */
 void shim_mmsem_unlock(rmap_mm_t mm);
+/* Holder of @mm's slot: @child_pid's mm is @child_mm (fork). */
+void shim_mmsem_handoff(rmap_mm_t mm, pid_t child_pid, rmap_mm_t child_mm);
+/* Under @mm's slot: the mm handed to @child_pid, or 0. */
+rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child_pid);
 
 #endif /* RMAPSHIM_MMSEM_H */

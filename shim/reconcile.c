@@ -4,7 +4,7 @@
  *
  * Most mappings are created behind any preload's back (malloc, ld.so,
  * thread stacks, posix_spawn), so the truth is read from /proc: vmas from
- * <pid>/maps (raw read(), no stdio, no malloc), ptes from <pid>/pagemap
+ * <pid>/maps (procmaps.c), ptes from <pid>/pagemap
  * (bit 63 present, bit 56 exclusive, bits 0-54 PFN) and, for frames the
  * shadow has not seen at that address, /proc/kpageflags (anon, zero page).
  * The diff is replayed through rmapcore's mm-level operations:
@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -65,13 +64,13 @@ static int scan_works = 1;		/* cleared once the kernel says ENOTTY */
 
 struct kvma {
 	uint64_t start, end, pgoff;
+	uint64_t run_end;		/* end of the run of adjacent vmas it starts */
 	uint32_t flags;
 	struct rmap_file_id file;
 };
 
 static struct kvma kv[MAX_VMAS];
 static struct rmap_vma_info sv[MAX_VMAS];
-static char mapsbuf[65536];
 static uint64_t zero_pfn;		/* the shared zero page, once seen */
 static int overflow_said;
 
@@ -83,7 +82,6 @@ struct recon {
 	struct shim_op *o;
 	rmap_mm_t mm;
 	uint64_t lo, hi;
-	uint64_t scan_hi;		/* end of the last kernel vma in range */
 	struct present pr;		/* one scan serves many vmas */
 	int nk, ns;
 	int kpf_fd;
@@ -110,43 +108,12 @@ static void proc_path(char *buf, pid_t pid, const char *leaf)
 	strcpy(p, leaf);
 }
 
-static int open_proc(pid_t pid, const char *leaf)
+int shim_open_proc(pid_t pid, const char *leaf)
 {
 	char path[64];
 
 	proc_path(path, pid, leaf);
 	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-static const char *hex(const char *s, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (;; s++) {
-		unsigned d;
-
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else
-			break;
-		x = x * 16 + d;
-	}
-	*v = x;
-	return s;
-}
-
-static int special_name(const char *name)
-{
-	static const char *const specials[] = {
-		"[vvar]", "[vdso]", "[vsyscall]", "[vvar_vclock]", "[uprobes]",
-	};
-
-	for (unsigned i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
-		if (!strcmp(name, specials[i]))
-			return 1;
-	return 0;
 }
 
 static int is_shim_file(const struct rmap_file_id *f)
@@ -159,81 +126,32 @@ static int is_shim_file(const struct rmap_file_id *f)
 	return 0;
 }
 
-/* One maps line ("start-end perms offset maj:min inode  name"), NUL-terminated. */
-static void parse_line(struct recon *r, const char *s)
+/* One kernel vma: kept for the diff, or noted as one of the shim's own. */
+static void add_kvma(void *ctx, const struct shim_maps_vma *v)
 {
-	uint64_t start, end, off, maj, min, ino = 0;
+	struct recon *r = ctx;
 	struct kvma *k;
-	uint32_t f = 0;
-	const char *perms;
+	uint32_t f = v->prot;
 
-	s = hex(s, &start);
-	s = hex(s + 1, &end);
-	perms = s + 1;
-	s = hex(perms + 5, &off);
-	s = hex(s + 1, &maj);
-	s = hex(s + 1, &min);
-	for (s++; *s >= '0' && *s <= '9'; s++)
-		ino = ino * 10 + (*s - '0');
-	while (*s == ' ')
-		s++;
-	if (end <= r->lo || start >= r->hi || special_name(s))
+	if (is_shim_file(&v->file))
 		return;
 	if (r->nk == MAX_VMAS) {
 		if (!overflow_said++)
 			shim_say("rmapshim: more than 16384 vmas; the rest are not shadowed");
 		return;
 	}
-	k = &kv[r->nk];
-	k->file.dev = ino ? makedev(maj, min) : 0;
-	k->file.ino = ino;
-	if (is_shim_file(&k->file))
-		return;
-	if (perms[0] == 'r')
-		f |= RMAP_VM_READ;
-	if (perms[1] == 'w')
-		f |= RMAP_VM_WRITE;
-	if (perms[2] == 'x')
-		f |= RMAP_VM_EXEC;
-	if (perms[3] == 's')
-		f |= RMAP_VM_SHARED | RMAP_VM_MAYSHARE |
-		     (perms[1] == 'w' ? RMAP_VM_MAYWRITE : 0);
+	if (f & RMAP_VM_SHARED)
+		f |= RMAP_VM_MAYSHARE | (f & RMAP_VM_WRITE ? RMAP_VM_MAYWRITE : 0);
 	else
 		f |= RMAP_VM_MAYWRITE;
-	if (!strcmp(s, "[stack]"))
+	if (v->stack)
 		f |= RMAP_VM_GROWSDOWN;
-	k->start = start;
-	k->end = end;
-	k->pgoff = ino ? off >> PAGE_SHIFT : start >> PAGE_SHIFT;
+	k = &kv[r->nk++];
+	k->file = v->file;
+	k->start = v->start;
+	k->end = v->end;
+	k->pgoff = v->file.ino ? v->offset >> PAGE_SHIFT : v->start >> PAGE_SHIFT;
 	k->flags = f;
-	r->nk++;
-}
-
-static int read_maps(struct recon *r, pid_t pid)
-{
-	int fd = open_proc(pid, "maps");
-	size_t have = 0;
-
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = read(fd, mapsbuf + have, sizeof(mapsbuf) - 1 - have);
-		char *line = mapsbuf, *nl;
-
-		if (n <= 0)
-			break;
-		have += n;
-		mapsbuf[have] = 0;
-		while ((nl = strchr(line, '\n'))) {
-			*nl = 0;
-			parse_line(r, line);
-			line = nl + 1;
-		}
-		have -= line - mapsbuf;
-		memmove(mapsbuf, line, have);
-	}
-	close(fd);
-	return 0;
 }
 
 static void collect_vma(void *ctx, const struct rmap_vma_info *v)
@@ -388,10 +306,17 @@ static void scan_from(struct present *p, int pm_fd, uint64_t start, uint64_t end
 	p->known_end = a.walk_end > start ? a.walk_end : start;
 }
 
-/* May [cs, ce) hold a present page?  Rescans past what is known. */
-static int maybe_present(struct present *p, int pm_fd, uint64_t cs, uint64_t ce,
+/*
+ * May [cs, ce) hold a present page?  Rescans past what is known, up to
+ * @hi, the end of the vma: a scan running on would walk the ptes of the
+ * next vmas, whose chunks the shadow maps are read without asking (and
+ * the arena's, hundreds of pages, which are never read).
+ */
+static int maybe_present(struct recon *r, int pm_fd, uint64_t cs, uint64_t ce,
 			 uint64_t hi)
 {
+	struct present *p = &r->pr;
+
 	if (cs >= p->known_end)
 		scan_from(p, pm_fd, cs, hi);
 	while (p->i < p->n && p->r[p->i].end <= cs)
@@ -400,22 +325,22 @@ static int maybe_present(struct present *p, int pm_fd, uint64_t cs, uint64_t ce,
 }
 
 /*
- * The pagemap entries of [cs, ce).  One read runs on to the end of the last
- * present region the scan found within BATCH pages, so the adjacent vmas
- * of a library or a malloc arena cost one pread, not one each.
+ * The pagemap entries of [cs, ce).  One read runs on to @run_end, the end
+ * of the run of adjacent vmas (within BATCH pages), so the segments of a
+ * library or a malloc arena cost one pread, not one each.
  */
 static const uint64_t *pagemap_window(struct recon *r, int pm_fd, uint64_t cs,
-				      uint64_t ce)
+				      uint64_t ce, uint64_t run_end)
 {
-	const struct present *p = &r->pr;
-	uint64_t cap = cs + BATCH * PAGE_SIZE, hi = ce;
+	uint64_t hi = cs + BATCH * PAGE_SIZE;
 	size_t bytes;
 
 	if (cs >= r->win_lo && ce <= r->win_hi)
 		return pmwin + ((cs - r->win_lo) >> PAGE_SHIFT);
-	for (int i = p->i; i < p->n && p->r[i].start < cap; i++)
-		if (p->r[i].end > hi)
-			hi = p->r[i].end < cap ? p->r[i].end : cap;
+	if (run_end > r->hi)
+		run_end = r->hi;
+	if (run_end < hi)
+		hi = run_end > ce ? run_end : ce;
 	bytes = ((hi - cs) >> PAGE_SHIFT) * 8;
 	r->win_lo = r->win_hi = 0;
 	if (pread(pm_fd, pmwin, bytes, (cs >> PAGE_SHIFT) * 8) != (ssize_t)bytes)
@@ -429,7 +354,6 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 {
 	uint64_t lo = k->start > r->lo ? k->start : r->lo;
 	uint64_t hi = k->end < r->hi ? k->end : r->hi;
-	uint64_t none[BATCH];
 	const uint64_t *pm;
 	enum rmap_cause zap = r->o->cause == RMAP_CAUSE_NONE ? RMAP_CAUSE_MADVISE
 							     : r->o->cause;
@@ -441,16 +365,16 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 
 		r->nsp = 0;
 		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
-		if (maybe_present(&r->pr, pm_fd, cs, ce, r->scan_hi)) {
-			pm = pagemap_window(r, pm_fd, cs, ce);
-			if (!pm)
-				return;
-		} else if (!r->nsp) {
-			continue;	/* nothing on either side */
-		} else {
-			memset(none, 0, n * 8);
-			pm = none;
-		}
+		/*
+		 * Where the shadow has ptes the pagemap is read anyway (which of
+		 * them are still there?): the scan only spares reading chunks
+		 * that are empty on both sides.
+		 */
+		if (!r->nsp && !maybe_present(r, pm_fd, cs, ce, hi))
+			continue;
+		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
+		if (!pm)
+			return;
 		for (size_t i = 0; i < n; i++) {
 			uint64_t addr = cs + (i << PAGE_SHIFT);
 			int kp = (pm[i] & PM_PRESENT) && (pm[i] & PM_PFN_MASK) &&
@@ -484,7 +408,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		r.lo = sv[0].start < r.lo ? sv[0].start : r.lo;
 		r.hi = sv[r.ns - 1].end > r.hi ? sv[r.ns - 1].end : r.hi;
 	}
-	err = read_maps(&r, pid);
+	err = shim_read_maps(pid, r.lo, r.hi, add_kvma, &r);
 	if (err)
 		return err;
 	/* Another process with no vma at all is a zombie: the supervisor reaps it. */
@@ -493,11 +417,13 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	diff_vmas(&r);
 	if (!(flags & SHIM_RECON_PAGES))
 		return 0;
-	pm_fd = open_proc(pid, "pagemap");
+	pm_fd = shim_open_proc(pid, "pagemap");
 	if (pm_fd < 0)
 		return -errno;
-	r.scan_hi = r.nk && kv[r.nk - 1].end < r.hi ? kv[r.nk - 1].end : r.hi;
 	r.pr.known_end = r.lo;
+	for (int i = r.nk; i-- > 0;)
+		kv[i].run_end = i + 1 < r.nk && kv[i + 1].start == kv[i].end
+				? kv[i + 1].run_end : kv[i].end;
 	for (int i = 0; i < r.nk; i++)
 		diff_pages(&r, pm_fd, &kv[i]);
 	close(pm_fd);
@@ -510,7 +436,7 @@ int shim_pfn_access(void)
 {
 	volatile uint64_t probe = 1;
 	uint64_t e = 0;
-	int fd = open_proc(0, "pagemap");
+	int fd = shim_open_proc(0, "pagemap");
 
 	if (fd < 0)
 		return 0;

@@ -140,6 +140,8 @@ int shim_dl_changed(void);		/* loads/unloads since the last call */
  */
 int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags);
+/* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
+int shim_open_proc(pid_t pid, const char *leaf);
 /* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
 int shim_pfn_access(void);
 /* kpageflags of @pfn (cached zero page); -1 on error. */
@@ -149,6 +151,23 @@ int shim_pfn_access(void);
 #define KPF_HUGE	17
 #define KPF_THP		22
 #define KPF_ZERO_PAGE	24
+
+/* ---- procmaps.c: the kernel's vmas ---- */
+
+struct shim_maps_vma {
+	uint64_t start, end, offset;
+	uint32_t prot;			/* RMAP_VM_READ/WRITE/EXEC/SHARED */
+	int stack;			/* the main thread's [stack] */
+	struct rmap_file_id file;	/* {0, 0} if anonymous */
+};
+typedef void (*shim_maps_fn)(void *ctx, const struct shim_maps_vma *v);
+/*
+ * Call @fn for each vma of process @pid (0: this one) meeting [lo, hi), in
+ * address order, except the kernel's special mappings ([vdso]...).
+ * Returns 0 or a negative errno.
+ */
+int shim_read_maps(pid_t pid, uint64_t lo, uint64_t hi, shim_maps_fn fn,
+		   void *ctx);
 
 /* ---- oracle.c: /proc/kpagecount as the judge ---- */
 

@@ -91,8 +91,11 @@ def verdict(d):
         parts = ["transitions differ within noise (largest: %s %+d, %.2f%%; noise %.1f%%)" % (
             kind, p["delta"], 100 * p["rel"], d["noise_pct"])]
     else:
-        parts = ["TRANSITIONS DIFFER by up to %.2f%% (beyond %.1f%% noise)" % (
-            100 * d["max_relative_delta"], d["noise_pct"])]
+        worst = [(k, d["transitions"][k]) for k in JUDGED
+                 if abs(d["transitions"][k]["delta"]) > NOISE_FLOOR
+                 and 100 * d["transitions"][k]["rel"] > d["noise_pct"]]
+        parts = ["TRANSITIONS DIFFER beyond %.1f%% noise: %s" % (d["noise_pct"], ", ".join(
+            "%s %d vs %d (%.1f%%)" % (k, p["a"], p["b"], 100 * p["rel"]) for k, p in worst))]
     fork = d["shadow_cost"]["fork"]
     if fork["ratio"]:
         # ratio = A/B: above 1, B's fork path is the cheaper one.

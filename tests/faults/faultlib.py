@@ -14,6 +14,7 @@ Cases call check() and finish with done(): exit 1 if any check failed,
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -81,10 +82,24 @@ class Result:
         return "rc %d, stderr %r" % (self.rc, self.err[-400:])
 
 
-def run(cmd, env=None, cwd=None, timeout=TIMEOUT, **kw):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       errors="replace", env=env, cwd=cwd, timeout=timeout, **kw)
-    return Result(p.returncode, p.stdout, p.stderr)
+def session(pid):
+    """ps lines of a stuck command's session, for the failure message."""
+    return subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-s", str(pid)],
+                          stdout=subprocess.PIPE, text=True).stdout
+
+
+def run(cmd, env=None, cwd=None, timeout=TIMEOUT):
+    """Run @cmd in its own session; a hang is a failed check, and the whole
+    session (the traced tree) is killed so nothing outlives the case."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         errors="replace", env=env, cwd=cwd, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        check(False, "%s: hung for %d s:\n%s" % (" ".join(cmd), timeout, session(p.pid)))
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+    return Result(p.returncode, out, err)
 
 
 def traced_cmd(outdir, cmd, opts=()):
@@ -115,9 +130,9 @@ def check_readable(name, rep, corrupt_ok=False):
                                                              integ["torn_segments"]))
 
 
-def same_as_native(name, cmd, opts=(), env=None, cwd=None, keep=False):
+def same_as_native(name, cmd, opts=(), env=None, cwd=None):
     """Run @cmd natively and traced; assert (a) and (b).  Returns the report
-    (and the run directory if @keep, else it is removed)."""
+    (None if unreadable) and the traced run's Result."""
     native = run(cmd, env=env, cwd=cwd)
     top = scratch()
     outdir = os.path.join(top, "run")
@@ -130,10 +145,34 @@ def same_as_native(name, cmd, opts=(), env=None, cwd=None, keep=False):
     check(rep is not None, "%s: no readable run directory" % name)
     if rep:
         check_readable(name, rep)
-    if keep:
-        return rep, outdir, top
     shutil.rmtree(top)
-    return rep
+    return rep, traced
+
+
+def check_clean(name, rep, oracle=True):
+    """Every process exited (or was reaped), the shadow is empty and
+    consistent, and (@oracle) the kernel agreed at every checkpoint."""
+    if not rep:
+        return
+    check(rep["integrity"]["unfinished_processes"] == 0,
+          "%s: unfinished processes %s" % (name, rep["integrity"]["unfinished_pids"]))
+    check(rep["nr_mapped"]["final"] == 0, "%s: nr_mapped.final %d" % (name, rep["nr_mapped"]["final"]))
+    check(rep["violations"] == 0, "%s: %d violations: %s" % (name, rep["violations"],
+                                                           rep["violation_details"][:3]))
+    if oracle:
+        check(rep["oracle"]["mismatched"] == 0, "%s: oracle %s" % (name, rep["oracle"]))
+
+
+def in_mount_namespace():
+    """Re-run this case in a private mount namespace: a tmpfs mounted there
+    disappears with the namespace even if the case is killed."""
+    if os.environ.get("RMAPSHIM_FAULTS_NS"):
+        return
+    if not shutil.which("unshare"):
+        skip("unshare(1) not installed")
+    env = dict(os.environ, RMAPSHIM_FAULTS_NS="1")
+    sys.exit(subprocess.run(["unshare", "--mount", "--propagation", "private",
+                             sys.executable] + sys.argv, env=env).returncode)
 
 
 def notes(rep):

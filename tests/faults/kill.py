@@ -13,9 +13,9 @@ not synchronization), until KILLS kills hit a live process.  Every run:
       killed root -> 137; killed child -> the example's own complaint
       and exit 1; a kill that came too late -> the native result;
   (b) `rmapshim report --json` reads the run, 0 corrupt records;
-  (c) the supervisor reaped every dead mm: reaped >= 1 when a traced
-      process was killed, no unfinished process, nr_mapped.final == 0,
-      zero violations.
+  (c) the supervisor reaped every dead mm: the victim is reaped (or had
+      run its exit path), a note says so, no unfinished process,
+      nr_mapped.final == 0, zero violations.
 """
 import os
 import random
@@ -25,10 +25,10 @@ import subprocess
 import sys
 import time
 
-from faultlib import (Result, check, done, example, report, check_readable, require_tracing,
-                      run, scratch, traced_cmd)
-# A run still alive this long after the kill is a hang (a lock left held).
+from faultlib import (Result, check, check_clean, check_readable, done, example, report,
+                      require_tracing, run, scratch, session, traced_cmd)
 
+# A run still alive this long after the kill is a hang (a lock left held).
 HANG_S = 30
 WORKLOADS = {
     "forkstorm": ["-n", "150", "-m", "4"],
@@ -52,8 +52,7 @@ def children(pid):
 def tree(pid):
     """ps lines of the stuck run's session and the supervisor's stacks, for
     the failure message."""
-    ps = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:20,args", "-s", str(pid)],
-                        stdout=subprocess.PIPE, text=True).stdout
+    ps = session(pid)
     if not shutil.which("gdb"):
         return ps
     bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
@@ -63,18 +62,131 @@ def tree(pid):
 
 
 def kill_one(rng, supervisor):
-    """SIGKILL the workload root or one of its children; returns the role."""
+    """SIGKILL the workload root or one of its children; returns the role
+    and the pid (None, 0 if there was nobody to kill)."""
     roots = children(supervisor)
     if not roots:
-        return None
+        return None, 0
     root = roots[0]
     kids = children(root)
     victim, role = (rng.choice(kids), "child") if kids and rng.random() < 0.5 else (root, "root")
     try:
         os.kill(victim, signal.SIGKILL)
     except ProcessLookupError:
-        return None
-    return role
+        return None, 0
+    return role, victim
+
+
+def outcome(name, res, native_rc, role):
+    """(a): which fault actually happened, judged by the workload's behaviour."""
+    if res.rc == 128 + signal.SIGKILL:
+        check(role == "root", "%s: exit 137 but the victim was a %s" % (name, role))
+        return "root"
+    if role == "child" and res.rc == 1 and res.err:
+        # The example's own reaction to a dead child ("killed by signal 9",
+        # "pipe closed by the other side"), exactly as natively.
+        return "child"
+    check(res.rc == native_rc, "%s: exit %d, natively %d (%r)" % (name, res.rc, native_rc, res))
+    return None
+
+
+def check_reaped(name, rep, victim):
+    """(c): the dead mms were reaped and the report says so.  The oracle is
+    not asked: a checkpoint racing the kill sees the dead process's pages."""
+    check_clean(name, rep, oracle=False)
+    check(rep["run"]["complete"], "%s: the run has no end record" % name)
+    if not victim:
+        return
+    procs = [p for p in rep["processes"] if p["pid"] == victim]
+    if not check(procs, "%s: the killed pid %d is not in the report" % (name, victim)):
+        return
+    # A victim that already ran its exit path had nothing left to reap.
+    check(procs[0]["exit_how"] in ("reaped", "exit", "_exit"),
+          "%s: killed pid %d ended as %r" % (name, victim, procs[0]["exit_how"]))
+    if procs[0]["exit_how"] == "reaped":
+        check(any("pid %d" % victim in n["text"] and "reaped" in n["text"] for n in rep["notes"]),
+              "%s: no note says pid %d was reaped: %s" % (name, victim, rep["notes"]))
+
+
+def tree(pid):
+    """ps lines of the stuck run's session and the supervisor's stacks, for
+    the failure message."""
+    ps = session(pid)
+    if not shutil.which("gdb"):
+        return ps
+    bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                        timeout=60).stdout
+    return ps + "\n".join(l for l in bt.splitlines() if l.startswith(("#", "Thread")))
+
+
+def kill_one(rng, supervisor):
+    """SIGKILL the workload root or one of its children; returns the role
+    and the pid (None, 0 if there was nobody to kill)."""
+    roots = children(supervisor)
+    if not roots:
+        return None, 0
+    root = roots[0]
+    kids = children(root)
+    victim, role = (rng.choice(kids), "child") if kids and rng.random() < 0.5 else (root, "root")
+    try:
+        os.kill(victim, signal.SIGKILL)
+    except ProcessLookupError:
+        return None, 0
+    return role, victim
+
+
+def outcome(name, res, native_rc, role):
+    """(a): which fault actually happened, judged by the workload's behaviour."""
+    if res.rc == 128 + signal.SIGKILL:
+        check(role == "root", "%s: exit 137 but the victim was a %s" % (name, role))
+        return "root"
+    if role == "child" and res.rc == 1 and res.err:
+        # The example's own reaction to a dead child ("killed by signal 9",
+        # "pipe closed by the other side"), exactly as natively.
+        return "child"
+    check(res.rc == native_rc, "%s: exit %d, natively %d (%r)" % (name, res.rc, native_rc, res))
+    return None
+
+
+def check_reaped(name, rep, killed):
+    """(c): the dead mms were reaped and the report says so.  The oracle is
+    not asked: a checkpoint racing the kill sees the dead process's pages."""
+    check_clean(name, rep, oracle=False)
+    check(rep["run"]["complete"], "%s: the run has no end record" % name)
+    if killed:
+        check(rep["run"]["reaped"] >= 1, "%s: a traced process was killed, reaped %d"
+              % (name, rep["run"]["reaped"]))
+        check(any("reaped" in str(n) for n in rep["notes"]),
+              "%s: the report does not say a mm was reaped: %s" % (name, rep["notes"]))
+
+
+def tree(pid):
+    """ps lines of the stuck run's session and the supervisor's stacks, for
+    the failure message."""
+    ps = session(pid)
+    if not shutil.which("gdb"):
+        return ps
+    bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                        timeout=60).stdout
+    return ps + "\n".join(l for l in bt.splitlines() if l.startswith(("#", "Thread")))
+
+
+def kill_one(rng, supervisor):
+    """SIGKILL the workload root or one of its children; returns the role
+    and the pid (None, 0 if there was nobody to kill)."""
+    roots = children(supervisor)
+    if not roots:
+        return None, 0
+    root = roots[0]
+    kids = children(root)
+    victim, role = (rng.choice(kids), "child") if kids and rng.random() < 0.5 else (root, "root")
+    try:
+        os.kill(victim, signal.SIGKILL)
+    except ProcessLookupError:
+        return None, 0
+    return role, victim
 
 
 def outcome(name, res, native_rc, role):
@@ -119,13 +231,13 @@ def kill_run(name, cmd, native_rc, outdir, rng, span):
     """One traced run with one SIGKILL at a random moment; returns whom it killed."""
     p = subprocess.Popen(traced_cmd(outdir, cmd), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
-    role = None
+    role, victim = None, 0
     delay = rng.uniform(0.0, 0.9) * span
     if workload_started(p):
         try:
             p.wait(timeout=delay)
         except subprocess.TimeoutExpired:
-            role = kill_one(rng, p.pid)
+            role, victim = kill_one(rng, p.pid)
     try:
         out, err = p.communicate(timeout=HANG_S)
     except subprocess.TimeoutExpired:
@@ -137,7 +249,7 @@ def kill_run(name, cmd, native_rc, outdir, rng, span):
     rep = report(outdir)
     if rep:
         check_readable(name, rep)
-        check_reaped(name, rep, killed)
+        check_reaped(name, rep, victim if killed else 0)
     shutil.rmtree(outdir, ignore_errors=True)
     return killed
 

@@ -146,7 +146,7 @@ def test_diff_detects_different_transitions(tmp_path):
     d = json.loads(cli("diff", "--json", tmp_path / "a", tmp_path / "b", check=0).stdout)
     assert not d["identical_transitions"] and not d["within_noise"]
     assert d["transitions"]["dup"]["delta"] == 40
-    assert d["verdict"].startswith("TRANSITIONS DIFFER")
+    assert d["verdict"].startswith("TRANSITIONS DIFFER beyond 5.0% noise: dup 120 vs 160 (25.0%)")
     assert d["verdict"].endswith("NOT the same command")     # -n 3 vs -n 4
 
 
