@@ -372,7 +372,7 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 		 */
 		if (!r->nsp && !maybe_present(r, pm_fd, cs, ce, hi))
 			continue;
-		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
+		pm = pagemap_window(r, pm_fd, cs, ce, ce);
 		if (!pm)
 			return;
 		for (size_t i = 0; i < n; i++) {

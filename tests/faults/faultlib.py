@@ -156,7 +156,8 @@ def check_clean(name, rep, oracle=True):
         return
     check(rep["integrity"]["unfinished_processes"] == 0,
           "%s: unfinished processes %s" % (name, rep["integrity"]["unfinished_pids"]))
-    check(rep["nr_mapped"]["final"] == 0, "%s: nr_mapped.final %d" % (name, rep["nr_mapped"]["final"]))
+    final = rep["nr_mapped"]["final"]
+    check(final == 0, "%s: nr_mapped.final %d" % (name, final))
     check(rep["violations"] == 0, "%s: %d violations: %s" % (name, rep["violations"],
                                                            rep["violation_details"][:3]))
     if oracle:
@@ -176,4 +177,5 @@ def in_mount_namespace():
 
 
 def notes(rep):
-    return [n if isinstance(n, str) else json.dumps(n) for n in rep.get("notes", [])]
+    """The texts of the report's notes (supervisor and shim NOTE records)."""
+    return [n["text"] for n in rep.get("notes", [])]

@@ -7,7 +7,8 @@ One untouched traced run first (same output as native; the workload's
 duration D in its report bounds the fault moments), then runs that each
 SIGKILL the workload or one of its children a seeded random delay in
 [0, 0.9 D] after the workload started (the delay is the fault injection,
-not synchronization), until KILLS kills hit a live process.  Every run:
+not synchronization), until KILLS kills hit a live process.  With
+RMAPSHIM_FAULTS_KEEP=1 the run directory of a failing run is kept.  Every run:
 
   (a) the workload behaves as it does natively when that process dies:
       killed root -> 137; killed child -> the example's own complaint
@@ -23,9 +24,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
-from faultlib import (Result, check, check_clean, check_readable, done, example, report,
+from faultlib import (Result, check, failures, check_clean, check_readable, done, example, notes, report,
                       require_tracing, run, scratch, session, traced_cmd)
 
 # A run still alive this long after the kill is a hang (a lock left held).
@@ -98,123 +100,16 @@ def check_reaped(name, rep, victim):
     if not victim:
         return
     procs = [p for p in rep["processes"] if p["pid"] == victim]
-    if not check(procs, "%s: the killed pid %d is not in the report" % (name, victim)):
+    if not procs:
+        # Killed before its first record (in ld.so or the shim's
+        # constructor): it never had a shadow mm.
         return
     # A victim that already ran its exit path had nothing left to reap.
     check(procs[0]["exit_how"] in ("reaped", "exit", "_exit"),
           "%s: killed pid %d ended as %r" % (name, victim, procs[0]["exit_how"]))
     if procs[0]["exit_how"] == "reaped":
-        check(any("pid %d" % victim in n["text"] and "reaped" in n["text"] for n in rep["notes"]),
+        check(any("pid %d" % victim in n and "reaped" in n for n in notes(rep)),
               "%s: no note says pid %d was reaped: %s" % (name, victim, rep["notes"]))
-
-
-def tree(pid):
-    """ps lines of the stuck run's session and the supervisor's stacks, for
-    the failure message."""
-    ps = session(pid)
-    if not shutil.which("gdb"):
-        return ps
-    bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                        timeout=60).stdout
-    return ps + "\n".join(l for l in bt.splitlines() if l.startswith(("#", "Thread")))
-
-
-def kill_one(rng, supervisor):
-    """SIGKILL the workload root or one of its children; returns the role
-    and the pid (None, 0 if there was nobody to kill)."""
-    roots = children(supervisor)
-    if not roots:
-        return None, 0
-    root = roots[0]
-    kids = children(root)
-    victim, role = (rng.choice(kids), "child") if kids and rng.random() < 0.5 else (root, "root")
-    try:
-        os.kill(victim, signal.SIGKILL)
-    except ProcessLookupError:
-        return None, 0
-    return role, victim
-
-
-def outcome(name, res, native_rc, role):
-    """(a): which fault actually happened, judged by the workload's behaviour."""
-    if res.rc == 128 + signal.SIGKILL:
-        check(role == "root", "%s: exit 137 but the victim was a %s" % (name, role))
-        return "root"
-    if role == "child" and res.rc == 1 and res.err:
-        # The example's own reaction to a dead child ("killed by signal 9",
-        # "pipe closed by the other side"), exactly as natively.
-        return "child"
-    check(res.rc == native_rc, "%s: exit %d, natively %d (%r)" % (name, res.rc, native_rc, res))
-    return None
-
-
-def check_reaped(name, rep, killed):
-    """(c): the dead mms were reaped and the report says so.  The oracle is
-    not asked: a checkpoint racing the kill sees the dead process's pages."""
-    check_clean(name, rep, oracle=False)
-    check(rep["run"]["complete"], "%s: the run has no end record" % name)
-    if killed:
-        check(rep["run"]["reaped"] >= 1, "%s: a traced process was killed, reaped %d"
-              % (name, rep["run"]["reaped"]))
-        check(any("reaped" in str(n) for n in rep["notes"]),
-              "%s: the report does not say a mm was reaped: %s" % (name, rep["notes"]))
-
-
-def tree(pid):
-    """ps lines of the stuck run's session and the supervisor's stacks, for
-    the failure message."""
-    ps = session(pid)
-    if not shutil.which("gdb"):
-        return ps
-    bt = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                        timeout=60).stdout
-    return ps + "\n".join(l for l in bt.splitlines() if l.startswith(("#", "Thread")))
-
-
-def kill_one(rng, supervisor):
-    """SIGKILL the workload root or one of its children; returns the role
-    and the pid (None, 0 if there was nobody to kill)."""
-    roots = children(supervisor)
-    if not roots:
-        return None, 0
-    root = roots[0]
-    kids = children(root)
-    victim, role = (rng.choice(kids), "child") if kids and rng.random() < 0.5 else (root, "root")
-    try:
-        os.kill(victim, signal.SIGKILL)
-    except ProcessLookupError:
-        return None, 0
-    return role, victim
-
-
-def outcome(name, res, native_rc, role):
-    """(a): which fault actually happened, judged by the workload's behaviour."""
-    if res.rc == 128 + signal.SIGKILL:
-        check(role == "root", "%s: exit 137 but the victim was a %s" % (name, role))
-        return "root"
-    if role == "child" and res.rc == 1 and res.err:
-        # The example's own reaction to a dead child ("killed by signal 9",
-        # "pipe closed by the other side"), exactly as natively.
-        return "child"
-    check(res.rc == native_rc, "%s: exit %d, natively %d (%r)" % (name, res.rc, native_rc, res))
-    return None
-
-
-def check_reaped(name, rep, killed):
-    run_ = rep["run"]
-    integ = rep["integrity"]
-    check(integ["unfinished_processes"] == 0,
-          "%s: unfinished processes %s" % (name, integ["unfinished_pids"]))
-    check(rep["nr_mapped"]["final"] == 0, "%s: nr_mapped.final %d" % (name, rep["nr_mapped"]["final"]))
-    check(rep["violations"] == 0, "%s: %d violations: %s" % (name, rep["violations"],
-                                                           rep["violation_details"][:3]))
-    check(run_["complete"], "%s: the run has no end record" % name)
-    if killed:
-        check(run_["reaped"] >= 1, "%s: a traced process was killed, reaped %d" % (name, run_["reaped"]))
-        check(any("reaped" in str(n) for n in rep["notes"]),
-              "%s: the report does not say a mm was reaped: %s" % (name, rep["notes"]))
 
 
 def workload_started(p):
@@ -241,15 +136,21 @@ def kill_run(name, cmd, native_rc, outdir, rng, span):
     try:
         out, err = p.communicate(timeout=HANG_S)
     except subprocess.TimeoutExpired:
-        check(False, "%s: hung %d s after SIGKILL of the %s:\n%s" % (name, HANG_S, role, tree(p.pid)))
+        check(False, "%s: hung %d s after SIGKILL of the %s:\n%s"
+              % (name, HANG_S, role, tree(p.pid)))
         os.killpg(p.pid, signal.SIGKILL)
         p.communicate()
         return None
+    failed_before = len(failures)
     killed = outcome(name, Result(p.returncode, out, err), native_rc, role)
     rep = report(outdir)
     if rep:
         check_readable(name, rep)
         check_reaped(name, rep, victim if killed else 0)
+    if len(failures) > failed_before and os.environ.get("RMAPSHIM_FAULTS_KEEP"):
+        kept = tempfile.mkdtemp(prefix="rmapshim-faults-kept.")
+        shutil.move(outdir, kept)
+        print("%s: run directory kept in %s" % (name, kept))
     shutil.rmtree(outdir, ignore_errors=True)
     return killed
 
@@ -282,7 +183,7 @@ def main():
         check(total == kills, "%s: only %d of %d kills hit a live process" % (work, total, kills))
     finally:
         shutil.rmtree(top, ignore_errors=True)
-    done("%s: %d kills (%d of the root, %d of a child), every run reaped and readable, "
+    done("%s: %d kills (%d of the root, %d of a child), every run readable, "
          "base run %.2f s" % (work, kills, effective["root"], effective["child"], span))
 
 
