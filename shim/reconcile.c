@@ -126,7 +126,7 @@ static int is_shim_file(const struct rmap_file_id *f)
 	return 0;
 }
 
-/* One kernel vma: kept for the diff, or noted as one of the shim's own. */
+/* One kernel vma, kept for the diff unless it is one of the shim's files. */
 static void add_kvma(void *ctx, const struct shim_maps_vma *v)
 {
 	struct recon *r = ctx;
@@ -312,11 +312,9 @@ static void scan_from(struct present *p, int pm_fd, uint64_t start, uint64_t end
  * next vmas, whose chunks the shadow maps are read without asking (and
  * the arena's, hundreds of pages, which are never read).
  */
-static int maybe_present(struct recon *r, int pm_fd, uint64_t cs, uint64_t ce,
+static int maybe_present(struct present *p, int pm_fd, uint64_t cs, uint64_t ce,
 			 uint64_t hi)
 {
-	struct present *p = &r->pr;
-
 	if (cs >= p->known_end)
 		scan_from(p, pm_fd, cs, hi);
 	while (p->i < p->n && p->r[p->i].end <= cs)
@@ -370,9 +368,9 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 		 * them are still there?): the scan only spares reading chunks
 		 * that are empty on both sides.
 		 */
-		if (!r->nsp && !maybe_present(r, pm_fd, cs, ce, hi))
+		if (!r->nsp && !maybe_present(&r->pr, pm_fd, cs, ce, hi))
 			continue;
-		pm = pagemap_window(r, pm_fd, cs, ce, ce);
+		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
 		if (!pm)
 			return;
 		for (size_t i = 0; i < n; i++) {
