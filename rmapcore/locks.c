@@ -162,13 +162,22 @@ struct lockref {
 	uint32_t *owner;	/* last/current owner tid */
 };
 
-static inline int lock_try(const struct lockref *r, int32_t tid)
+/*
+ * On success the owner tid is recorded at once, before anything else: a
+ * holder SIGKILLed right after taking a bit lock must still be findable
+ * by break_dead_owner, or its waiters would spin for ever.  *@prev gets
+ * the previous owner (for owner_changes).
+ */
+static inline int lock_try(const struct lockref *r, int32_t tid, uint32_t *prev)
 {
-	if (r->bit)
-		return !(__atomic_fetch_or(r->word, r->bit, __ATOMIC_ACQUIRE) & r->bit);
 	uint32_t zero = 0;
-	return __atomic_compare_exchange_n(r->word, &zero, (uint32_t)tid, 0,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+
+	if (r->bit ? (__atomic_fetch_or(r->word, r->bit, __ATOMIC_ACQUIRE) & r->bit)
+		   : !__atomic_compare_exchange_n(r->word, &zero, (uint32_t)tid, 0,
+						  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return 0;
+	*prev = __atomic_exchange_n(r->owner, (uint32_t)tid, __ATOMIC_RELAXED);
+	return 1;
 }
 
 static inline int lock_busy(const struct lockref *r)
@@ -211,7 +220,8 @@ static int task_dead(uint32_t tid)
  */
 static int break_dead_owner(struct rmap_arena *a, const struct lockref *r, int32_t tid)
 {
-	uint32_t owner = LOAD(r->owner);
+	/* a word lock holds its owner's tid; a bit lock has it beside */
+	uint32_t owner = r->bit ? LOAD(r->owner) : LOAD(r->word);
 
 	if (owner == 0 || owner == (uint32_t)tid || !task_dead(owner))
 		return 0;
@@ -222,13 +232,13 @@ static int break_dead_owner(struct rmap_arena *a, const struct lockref *r, int32
 	return 1;
 }
 
-static void lock_wait(struct rmap_arena *a, const struct lockref *r, int32_t tid)
+static void lock_wait(struct rmap_arena *a, const struct lockref *r, int32_t tid, uint32_t *prev)
 {
 	uint64_t start = 0;
 	unsigned spins = 0;
 
 	for (;;) {
-		if (!lock_busy(r) && lock_try(r, tid))
+		if (!lock_busy(r) && lock_try(r, tid, prev))
 			return;
 		if (++spins < SPIN_BEFORE_YIELD) {
 			_mm_pause();
@@ -239,14 +249,16 @@ static void lock_wait(struct rmap_arena *a, const struct lockref *r, int32_t tid
 			uint64_t n = mono_ns();
 			if (start == 0)
 				start = n;
-			else if (n - start > DEAD_OWNER_NS && break_dead_owner(a, r, tid))
+			else if (n - start > DEAD_OWNER_NS && break_dead_owner(a, r, tid)) {
+				*prev = __atomic_exchange_n(r->owner, (uint32_t)tid, __ATOMIC_RELAXED);
 				return;
+			}
 		}
 	}
 }
 
-static void note_acquired(struct rmap_arena *a, const struct lockref *r, enum rmap_lock_class c,
-			  unsigned site, int32_t tid, uint64_t wait_t0)
+static void note_acquired(struct rmap_arena *a, enum rmap_lock_class c,
+			  unsigned site, int32_t tid, uint32_t prev, uint64_t wait_t0)
 {
 	int shared;
 	struct thread_slot *s = thread_slot(a, &shared);
@@ -254,13 +266,9 @@ static void note_acquired(struct rmap_arena *a, const struct lockref *r, enum rm
 	uint8_t d;
 
 	slot_add(&ls->acquisitions, 1, shared);
-	uint32_t prev = LOAD(r->owner);
-	if (prev != (uint32_t)tid) {
-		/* the lock (its cache line) came from another thread: a bounce */
-		if (prev)
-			slot_add(&ls->owner_changes, 1, shared);
-		STORE(r->owner, (uint32_t)tid);
-	}
+	/* the lock (its cache line) came from another thread: a bounce */
+	if (prev && prev != (uint32_t)tid)
+		slot_add(&ls->owner_changes, 1, shared);
 	if (unlikely(wait_t0)) {
 		uint64_t w = ticks_to_ns(a, now_ticks(a) - wait_t0);
 		slot_add(&ls->contentions, 1, shared);
@@ -298,19 +306,23 @@ static void ref_lock(struct rmap_arena *a, const struct lockref *r, enum rmap_lo
 	int32_t tid = current_tid();
 	uint64_t t0 = 0;
 
-	if (unlikely(!lock_try(r, tid))) {
+	uint32_t prev = 0;
+
+	if (unlikely(!lock_try(r, tid, &prev))) {
 		t0 = now_ticks(a) | 1;
-		lock_wait(a, r, tid);
+		lock_wait(a, r, tid, &prev);
 	}
-	note_acquired(a, r, c, site, tid, t0);
+	note_acquired(a, c, site, tid, prev, t0);
 }
 
 static int ref_trylock(struct rmap_arena *a, const struct lockref *r, enum rmap_lock_class c, unsigned site)
 {
 	int32_t tid = current_tid();
 
-	if (lock_try(r, tid)) {
-		note_acquired(a, r, c, site, tid, 0);
+	uint32_t prev;
+
+	if (lock_try(r, tid, &prev)) {
+		note_acquired(a, c, site, tid, prev, 0);
 		return 1;
 	}
 	int shared;
@@ -354,7 +366,9 @@ void rl_lock_raw(struct rlock *l)
 	struct lockref r = WORD_REF(l);
 	int32_t tid = current_tid();
 
-	while (!lock_try(&r, tid)) {
+	uint32_t prev;
+
+	while (!lock_try(&r, tid, &prev)) {
 		while (lock_busy(&r))
 			sched_yield();
 	}
