@@ -155,7 +155,7 @@ def test_diff_small_deltas_are_noise(tmp_path):
     synth.make_run(str(tmp_path / "b"), "lockless", forks=4, pages=8)
     d = json.loads(cli("diff", "--json", tmp_path / "a", tmp_path / "b", check=0).stdout)
     assert not d["identical_transitions"] and d["within_noise"]
-    assert d["verdict"].startswith("transitions differ within noise (largest: dup +8")
+    assert d["verdict"].startswith("same pte work within noise (largest: dup +8")
 
 
 def test_parse_prints_every_record(run_dirs):
