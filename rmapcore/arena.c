@@ -51,7 +51,7 @@ void rmap_arena_default_config(struct rmap_arena_config *cfg)
 	cfg->max_mms = 1u << 13;
 	cfg->max_anon_vmas = 1u << 17;
 	cfg->max_mappings = 1u << 14;
-	cfg->max_pt_nodes = 1u << 16;
+	cfg->max_pt_nodes = 1u << 15;
 	cfg->max_threads = 4096;
 	cfg->lockstat_times = 1;
 }
@@ -132,7 +132,14 @@ int rmap_arena_create(const char *path, const struct rmap_arena_config *cfg, str
 	fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)size) != 0) {
+	/*
+	 * Reserve the blocks now: a store into a page of a sparse MAP_SHARED
+	 * file that the filesystem cannot back raises SIGBUS in whichever
+	 * traced process touches it.  Filesystems without fallocate get a
+	 * sparse file (docs/rmapcore.md says so).
+	 */
+	if (fallocate(fd, 0, 0, (off_t)size) != 0 &&
+	    (errno != EOPNOTSUPP || ftruncate(fd, (off_t)size) != 0)) {
 		err = -errno;
 		close(fd);
 		unlink(path);
