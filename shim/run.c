@@ -2,10 +2,7 @@
 /*
  * run.c - rmapshim-run, the supervisor behind `rmapshim run`.
  *
- * Built from run.c, runopts.c and runshadow.c.  Wanted in
- * shim/CMakeLists.txt, so that reaping takes the dead process's mm slot
- * (mmsem.h) and the static/setuid check is the shim's own (traceable.h):
- *   add_executable(rmapshim-run run.c runopts.c runshadow.c mmsem.c traceable.c)
+ * Built from run.c, runopts.c and runshadow.c.
  *
  * What it does, in order: make the run directory, create the arena and the
  * log in it, point LD_PRELOAD and the RMAPSHIM_* variables at them, fork and
