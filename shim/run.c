@@ -11,11 +11,12 @@
  * their exit code and (--reclaim) running the shadow vmscan.  At the end it
  * checks the invariants and writes the run's totals (RLOG_RUN_END).
  */
+#include "mmsem.h"
 #include "run.h"
 #include "shimenv.h"
+#include "traceable.h"
 
 #include <dirent.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,7 +27,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -146,6 +146,7 @@ static int log_geometry(uint32_t *nseg)
 static void create_state(struct run *r, uint32_t nseg)
 {
 	struct rmap_arena_config cfg;
+	struct rmap_file_id mmsem_id;
 	char path[64];
 	int err;
 
@@ -165,6 +166,15 @@ static void create_state(struct run *r, uint32_t nseg)
 	if (err) {
 		run_warn(r, "cannot create the arena in %s (%s): running the "
 			 "command untraced", r->dir, strerror(-err));
+		r->arena = NULL;
+		return;
+	}
+	/* Reaping takes a dead process's mm slot like any other mm operation. */
+	err = shim_mmsem_attach(r->dir, &mmsem_id);
+	if (err) {
+		run_warn(r, "cannot create the mm lock table in %s (%s): running "
+			 "the command untraced", r->dir, strerror(-err));
+		rmap_arena_detach(r->arena);
 		r->arena = NULL;
 	}
 }
@@ -253,67 +263,6 @@ static int find_cmd(const char *cmd, char *out, size_t outlen)
 	}
 }
 
-/* 1 if @fd is an ELF executable without PT_INTERP: ld.so never runs, no preload. */
-static int elf_is_static(int fd)
-{
-	unsigned char id[EI_NIDENT];
-	Elf64_Ehdr e64;
-	Elf32_Ehdr e32;
-	uint64_t phoff;
-	unsigned phnum, phentsize;
-
-	if (pread(fd, id, sizeof(id), 0) != (ssize_t)sizeof(id) ||
-	    memcmp(id, ELFMAG, SELFMAG))
-		return 0;	/* a script: its interpreter is what runs */
-	if (id[EI_CLASS] == ELFCLASS64) {
-		if (pread(fd, &e64, sizeof(e64), 0) != (ssize_t)sizeof(e64))
-			return 0;
-		phoff = e64.e_phoff;
-		phnum = e64.e_phnum;
-		phentsize = e64.e_phentsize;
-	} else {
-		if (pread(fd, &e32, sizeof(e32), 0) != (ssize_t)sizeof(e32))
-			return 0;
-		phoff = e32.e_phoff;
-		phnum = e32.e_phnum;
-		phentsize = e32.e_phentsize;
-	}
-	for (unsigned i = 0; i < phnum; i++) {
-		uint32_t type;	/* p_type is the first word in both classes */
-
-		if (pread(fd, &type, 4, (off_t)(phoff + (uint64_t)i * phentsize)) != 4)
-			return 0;
-		if (type == PT_INTERP)
-			return 0;
-	}
-	return 1;
-}
-
-/*
- * Why CMD cannot be traced (NULL if it can): ld.so ignores LD_PRELOAD in a
- * static binary, and drops it for a secure exec (setuid/setgid to someone
- * else, file capabilities when not root).
- */
-static const char *untraceable(const char *path)
-{
-	const char *why = NULL;
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;	/* execvp will say why */
-	if (fstat(fd, &st) == 0 &&
-	    (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
-	     ((st.st_mode & S_ISGID) && st.st_gid != getegid())))
-		why = "setuid/setgid";
-	else if (geteuid() != 0 && fgetxattr(fd, "security.capability", NULL, 0) > 0)
-		why = "a program with file capabilities";
-	else if (elf_is_static(fd))
-		why = "a static binary";
-	close(fd);
-	return why;
-}
-
 /* ../lib/librmapshim.so next to this executable's bin/. */
 static int find_shim(char *out, size_t outlen)
 {
@@ -386,7 +335,7 @@ static void prepare_cmd(struct run *r)
 	if (!r->arena)
 		return;
 	if (find_cmd(r->o.cmd[0], path, sizeof(path)) &&
-	    (why = untraceable(path))) {
+	    (why = shim_untraceable(path))) {
 		run_warn(r, "%s is %s: it cannot be traced; running it anyway", path, why);
 		return;
 	}

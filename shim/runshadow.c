@@ -5,6 +5,7 @@
  * without running their exit code, and the end-of-run totals (invariant
  * check, lock_stat, RLOG_RUN_END, the end line).
  */
+#include "mmsem.h"
 #include "run.h"
 
 #include <errno.h>
@@ -192,7 +193,9 @@ static void reap_mm(struct run *r, rmap_mm_t mm, int32_t pid)
 
 	sink_begin(&sink, r, pid, RMAP_CAUSE_EXIT);
 	t0 = rlog_now_ns();
+	shim_mmsem_lock(mm);
 	err = rmap_exit_mmap(r->arena, mm, RMAP_CAUSE_EXIT);
+	shim_mmsem_unlock(mm);
 	t0 = rlog_now_ns() - t0;
 	sink_end(&sink);
 	if (err) {
