@@ -306,8 +306,15 @@ int rmap_fault(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t key, 
 	if (!f.vma || VMA(a, f.vma)->vm_start > addr)
 		return -ENOENT;
 	f.page = rmap_page_lookup(a, key);
-	if (!f.page)
+	if (!f.page) {
+		/*
+		 * No room for the new frame: it goes untracked (counted), but a
+		 * page it replaced (COW) is unmapped all the same, or that
+		 * page's mapcount would stay one too high for ever.
+		 */
+		rmap_zap_page(a, mm, addr, RMAP_CAUSE_COW);
 		return -ENOSPC;
+	}
 	v = VMA(a, f.vma);
 	m = MM(a, mm);
 	/* shmem and shared file pages are page cache, whatever the flag says */

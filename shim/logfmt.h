@@ -262,7 +262,7 @@ struct rlog_run_end {
 	uint64_t enospc;		/* operations refused: arena full */
 	uint64_t reaped;		/* mms reaped by the supervisor */
 	uint32_t log_flags;		/* RLOG_F_* */
-	uint32_t pad;
+	uint32_t locks_broken;		/* rmap locks taken over from dead holders */
 };
 
 #endif /* RMAPSHIM_LOGFMT_H */

@@ -160,6 +160,8 @@ static void create_state(struct run *r, uint32_t nseg)
 	}
 	rmap_arena_default_config(&cfg);
 	cfg.mode = r->o.mode;
+	if (r->o.arena_pages)
+		cfg.max_pages = r->o.arena_pages;
 	/* The arena API takes a path: reach the directory through its fd. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/" RMAPSHIM_ARENA_NAME, r->dirfd);
 	err = rmap_arena_create(path, &cfg, &r->arena);

@@ -32,6 +32,8 @@ static const char usage[] =
 "  --verify=sampled|full  kernel oracle at implicit checkpoints (default sampled)\n"
 "  --no-verify          no kernel oracle\n"
 "  --perturb[=SEED]     widen the spec's race windows, seeded (default 1)\n"
+"  --arena-pages N      frames the shadow can track, 16 to 2^24 (default\n"
+"                       2^20); past it new pages are counted, not tracked\n"
 "  -q, --quiet          no start and end lines on stderr\n"
 "  -h, --help           this text\n"
 "\n"
@@ -197,6 +199,12 @@ static int parse_one(int argc, char **argv, int *i, struct run_opts *o)
 				  "use sampled or full (or --no-verify)", &k))
 			return -2;
 		o->verify = (enum run_verify)(k + 1);
+		return 0;
+	}
+	if ((v = opt_value(argc, argv, i, "--arena-pages", &missing)) || missing) {
+		if (parse_u64(v, 16, 1u << 24, &n))
+			return bad("--arena-pages", v, "use a number of pages from 16 to 16777216");
+		o->arena_pages = (uint32_t)n;
 		return 0;
 	}
 	if (opt_optional(arg, "--reclaim", &v)) {

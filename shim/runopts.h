@@ -21,6 +21,7 @@ struct run_opts {
 	unsigned sample_ms;		/* 0 off */
 	enum run_verify verify;
 	uint64_t perturb_seed;		/* 0 off */
+	uint32_t arena_pages;		/* shadow struct pages; 0: the default */
 	int quiet;
 	char **cmd;			/* NULL-terminated, cmd[0] != NULL */
 };

@@ -396,6 +396,7 @@ static void log_run_end(struct run *r, int status, unsigned processes,
 		e->nr_mapped_final = c.nr_mapped;
 		e->nr_mapped_peak = rmap_nr_mapped_peak(r->arena);
 		e->enospc = c.enospc;
+		e->locks_broken = (uint32_t)rmap_locks_broken(r->arena);
 		rmap_event_cause_totals(r->arena, events);
 		for (int t = 0; t < RMAP_EV_NR_TYPES && t < 16; t++)
 			for (int k = 0; k < RMAP_CAUSE_NR && k < 16; k++)

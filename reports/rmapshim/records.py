@@ -58,7 +58,8 @@ NOTE = _fixed(None, "iI", None)
 Note = namedtuple("Note", "pid level text")
 RUN_END = _fixed(None, "iIQqq256Q16QQQQII", None)
 RunEnd = namedtuple("RunEnd", "exit_status processes duration_ns nr_mapped_final "
-                    "nr_mapped_peak events races violations enospc reaped log_flags")
+                    "nr_mapped_peak events races violations enospc reaped log_flags "
+                    "locks_broken")
 
 
 def _unpack(st, buf, off, end):
@@ -166,7 +167,7 @@ def _run_end(buf, off, end):
     events = [f[5 + 16 * t:5 + 16 * (t + 1)] for t in range(16)]
     races = f[261:277]
     return RunEnd(f[0], f[1], f[2], f[3], f[4], events, races, f[277], f[278],
-                  f[279], f[280])
+                  f[279], f[280], f[281])
 
 
 DECODERS = {

@@ -43,6 +43,7 @@ def run_section(run):
         "reclaim_rate": s.reclaim_rate if s else 0,
         "enospc": run.end.enospc if run.end else None,
         "reaped": run.end.reaped if run.end else None,
+        "locks_broken": run.end.locks_broken if run.end else None,
     }
 
 

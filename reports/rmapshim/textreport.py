@@ -176,6 +176,14 @@ def integrity_lines(s):
     if i["log_full"]:
         out.append("  LOG FULL from %s after start: %d later records were dropped"
                    % (fmt_ns(i["log_full_at_ns"]), i["dropped"]))
+    r = s["run"]
+    if r.get("enospc"):
+        out.append("  ARENA FULL: %d operations refused; pages past the arena's capacity "
+                   "were counted, not tracked (rmapshim run --arena-pages)" % r["enospc"])
+    if r.get("locks_broken"):
+        out.append("  %d rmap lock(s) taken over from processes killed inside rmapcore: "
+                   "the operations they were doing are half done, and the checker "
+                   "counts what they left" % r["locks_broken"])
     if i["seq_gaps"] > i["dropped"]:
         out.append("  %d sequence numbers have no record (writers killed mid-record, or "
                    "damage)" % (i["seq_gaps"] - i["dropped"]))
