@@ -39,8 +39,9 @@ struct run {
 	size_t nwaited, waited_cap;
 	rmap_mm_t *suspect;		/* dead-looking mms of the previous wake */
 	size_t nsuspect;
-	pthread_t reclaimer;
-	int reclaim_running;
+	pthread_t reclaimer[2];		/* refill_inactive_zone, shrink_list */
+	struct run *reclaim_arg[2];	/* which one a thread is: &reclaim_arg[i] */
+	int reclaim_running;		/* threads started */
 	pthread_mutex_t stop_lock;	/* wakes the vmscan thread to stop */
 	pthread_cond_t stop_cond;
 	int stop;			/* under stop_lock */

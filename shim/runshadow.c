@@ -119,9 +119,16 @@ static int wait_tick(struct run *r, const struct timespec *deadline)
 	return stop;
 }
 
+/*
+ * Two reclaimers, as the kernel has (kswapd and direct reclaim on another
+ * CPU): one ages the active list (refill_inactive_zone, page lock tried),
+ * the other shrinks the inactive one (shrink_list, page lock held).  Only
+ * with both can refill's TestSetPageLocked find a page busy (R7).
+ */
 static void *reclaim_thread(void *arg)
 {
-	struct run *r = arg;
+	struct run *r = *(struct run **)arg;
+	int shrinker = arg == &r->reclaim_arg[1];
 	uint64_t rate = r->o.reclaim_rate;
 	/* RATE pages/s as batches every 10 ms, or one page per tick below 100/s. */
 	unsigned long batch = rate >= 100 ? (unsigned long)(rate / 100) : 1;
@@ -134,8 +141,10 @@ static void *reclaim_thread(void *arg)
 	do {
 		sink_begin(&sink, r, r->self, RMAP_CAUSE_RECLAIM);
 		memset(&res, 0, sizeof(res));
-		refill_inactive_zone(r->arena, batch, &res);
-		shrink_list(r->arena, batch, &res);
+		if (shrinker)
+			shrink_list(r->arena, batch, &res);
+		else
+			refill_inactive_zone(r->arena, batch, &res);
 		sink_end(&sink);
 		next.tv_nsec += tick;
 		while (next.tv_nsec >= 1000000000L) {
@@ -159,12 +168,16 @@ void run_start_reclaim(struct run *r)
 	pthread_cond_init(&r->stop_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_mutex_init(&r->stop_lock, NULL);
-	err = pthread_create(&r->reclaimer, NULL, reclaim_thread, r);
-	if (err)
-		run_warn(r, "cannot start the shadow vmscan thread (%s): "
-			 "--reclaim ignored", strerror(err));
-	else
-		r->reclaim_running = 1;
+	for (int i = 0; i < 2; i++) {
+		r->reclaim_arg[i] = r;
+		err = pthread_create(&r->reclaimer[i], NULL, reclaim_thread, &r->reclaim_arg[i]);
+		if (err) {
+			run_warn(r, "cannot start a shadow vmscan thread (%s): "
+				 "--reclaim runs with %d", strerror(err), i);
+			break;
+		}
+		r->reclaim_running = i + 1;
+	}
 }
 
 void run_stop_reclaim(struct run *r)
@@ -175,7 +188,8 @@ void run_stop_reclaim(struct run *r)
 	r->stop = 1;
 	pthread_cond_signal(&r->stop_cond);
 	pthread_mutex_unlock(&r->stop_lock);
-	pthread_join(r->reclaimer, NULL);
+	for (int i = 0; i < r->reclaim_running; i++)
+		pthread_join(r->reclaimer[i], NULL);
 	r->reclaim_running = 0;
 }
 
