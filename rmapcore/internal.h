@@ -106,7 +106,13 @@ struct address_space {
 };
 
 /* ---- shadow mm_struct ---- */
-enum mm_state { MM_FREE = 0, MM_LIVE };
+/*
+ * MM_NEW: a dup_mmap child still being copied.  Lookups (find_pid, next,
+ * pid, rss) and mm-level operations see only MM_LIVE, so nobody else (an
+ * exec'ed image looking for its old mm, a sibling's checkpoint, the
+ * supervisor's reaper) can operate on a half-built copy.
+ */
+enum mm_state { MM_FREE = 0, MM_LIVE, MM_NEW };
 struct mm_struct {
 	struct rlock page_table_lock;
 	uint32_t state;

@@ -448,7 +448,9 @@ static int copy_page_range(struct rmap_arena *a, rmap_mm_t dst, rmap_mm_t src, c
 	return c.err;
 }
 
-int rmap_mm_create(struct rmap_arena *a, int32_t pid, rmap_mm_t parent, rmap_mm_t *out)
+/* mm_alloc: a new, empty mm published in @state. */
+static int mm_alloc(struct rmap_arena *a, int32_t pid, rmap_mm_t parent,
+		    enum mm_state state, rmap_mm_t *out)
 {
 	rmap_mm_t i;
 	struct mm_struct *m;
@@ -470,9 +472,14 @@ int rmap_mm_create(struct rmap_arena *a, int32_t pid, rmap_mm_t parent, rmap_mm_
 	m->mmap = m->mmap_cache = 0;
 	m->pgd = pgd;
 	STORE(&m->rss, 0);
-	STORE_REL(&m->state, MM_LIVE);
+	STORE_REL(&m->state, state);
 	*out = i;
 	return 0;
+}
+
+int rmap_mm_create(struct rmap_arena *a, int32_t pid, rmap_mm_t parent, rmap_mm_t *out)
+{
+	return mm_alloc(a, pid, parent, MM_LIVE, out);
 }
 
 /* Copy one parent vma into @child's list after @tail; returns the new vma or 0. */
@@ -501,47 +508,12 @@ static rmap_vma_t dup_vma(struct rmap_arena *a, rmap_mm_t child, rmap_vma_t pv, 
 	return n;
 }
 
-int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid, rmap_mm_t *child_out)
+/* exit_mmap's work, for a live mm or a dup_mmap child that failed half-way. */
+static void mm_teardown(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
 {
-	rmap_mm_t child;
-	rmap_vma_t pv, tail = 0;
-	int err;
-
-	if (!mm_live(a, parent) || !child_out)
-		return -EINVAL;
-	err = rmap_mm_create(a, child_pid, parent, &child);
-	if (err)
-		return err;
-	set_current_op(RMAP_CAUSE_FORK, child, 0);
-	for (pv = MM(a, parent)->mmap; pv; pv = VMA(a, pv)->vm_next) {
-		const struct vm_area_struct *v = VMA(a, pv);
-		if (v->vm_flags & RMAP_VM_DONTCOPY)
-			continue;
-		tail = dup_vma(a, child, pv, tail);
-		if (!tail) {
-			err = -ENOSPC;
-			break;
-		}
-		if (!(v->vm_flags & RMAP_VM_WIPEONFORK) && (err = copy_page_range(a, child, parent, v)))
-			break;
-	}
-	if (err) {
-		rmap_exit_mmap(a, child, RMAP_CAUSE_EXIT);
-		return err;
-	}
-	set_current_op(RMAP_CAUSE_NONE, 0, 0);
-	*child_out = child;
-	return 0;
-}
-
-int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
-{
-	struct mm_struct *m;
+	struct mm_struct *m = MM(a, mm);
 	rmap_vma_t v, next;
 
-	if (!mm_live(a, mm))
-		return -EINVAL;
-	m = MM(a, mm);
 	set_current_op(cause, mm, 0);
 	for (v = m->mmap; v; v = VMA(a, v)->vm_next)
 		zap_pte_range(a, mm, VMA(a, v)->vm_start, VMA(a, v)->vm_end);
@@ -559,6 +531,49 @@ int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
 	STORE_REL(&m->state, MM_FREE);
 	pool_free(a, POOL_MMS, mm);
 	set_current_op(RMAP_CAUSE_NONE, 0, 0);
+}
+
+int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid, rmap_mm_t *child_out)
+{
+	rmap_mm_t child;
+	rmap_vma_t pv, tail = 0;
+	int err;
+
+	if (!mm_live(a, parent) || !child_out)
+		return -EINVAL;
+	/* MM_NEW until the copy is whole: see enum mm_state */
+	err = mm_alloc(a, child_pid, parent, MM_NEW, &child);
+	if (err)
+		return err;
+	set_current_op(RMAP_CAUSE_FORK, child, 0);
+	for (pv = MM(a, parent)->mmap; pv; pv = VMA(a, pv)->vm_next) {
+		const struct vm_area_struct *v = VMA(a, pv);
+		if (v->vm_flags & RMAP_VM_DONTCOPY)
+			continue;
+		tail = dup_vma(a, child, pv, tail);
+		if (!tail) {
+			err = -ENOSPC;
+			break;
+		}
+		if (!(v->vm_flags & RMAP_VM_WIPEONFORK) && (err = copy_page_range(a, child, parent, v)))
+			break;
+	}
+	if (err) {
+		/* nothing half-built survives a failed fork */
+		mm_teardown(a, child, RMAP_CAUSE_EXIT);
+		return err;
+	}
+	STORE_REL(&MM(a, child)->state, MM_LIVE);
+	set_current_op(RMAP_CAUSE_NONE, 0, 0);
+	*child_out = child;
+	return 0;
+}
+
+int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
+{
+	if (!mm_live(a, mm))
+		return -EINVAL;
+	mm_teardown(a, mm, cause);
 	return 0;
 }
 

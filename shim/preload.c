@@ -145,18 +145,28 @@ static int attach_run(void)
 	return 0;
 }
 
-static rmap_mm_t parent_from_env(void)
+/* The mm that the image which exec'ed us named for @pid, or 0. */
+static rmap_mm_t mm_from_env(pid_t pid)
 {
 	const char *s = getenv(RMAPSHIM_ENV_PARENT);
 	char *end;
-	long pid;
 
-	if (!s)
-		return 0;
-	pid = strtol(s, &end, 10);
-	if (*end != ':' || pid != getppid())
+	if (!s || strtol(s, &end, 10) != pid || *end != ':')
 		return 0;
 	return (rmap_mm_t)strtoul(end + 1, NULL, 10);
+}
+
+/*
+ * Our old mm: the one our previous image named (exact even if our pid
+ * was reused), else a search by pid (it exec'ed outside our hooks).
+ */
+static rmap_mm_t old_image_mm(void)
+{
+	rmap_mm_t m = mm_from_env(shim.pid);
+
+	if (m && rmap_mm_pid(shim.arena, m) == shim.pid)
+		return m;
+	return rmap_mm_find_pid(shim.arena, shim.pid);
 }
 
 /* exec: the image that called execve is gone; its mm goes with it. */
@@ -182,11 +192,22 @@ static void exec_teardown(rmap_mm_t old)
 
 static int adopt_image(void)
 {
-	rmap_mm_t old = rmap_mm_find_pid(shim.arena, shim.pid);
 	rmap_mm_t parent = rmap_mm_find_pid(shim.arena, shim.ppid);
-	rmap_mm_t spawner = parent_from_env();
+	rmap_mm_t spawner = mm_from_env(shim.ppid);
 	struct shim_op o;
+	rmap_mm_t old;
 
+	/*
+	 * A forking parent holds its mmsem slot from before fork() until our
+	 * shadow copy is whole.  If our previous image exec'ed without a
+	 * traced call first, that copy may still be under way: wait for it,
+	 * or it would outlive us as a second mm for our pid.
+	 */
+	if (parent) {
+		shim_mmsem_lock(parent);
+		shim_mmsem_unlock(parent);
+	}
+	old = old_image_mm();
 	if (old) {
 		shim_mmsem_lock(old);
 		exec_teardown(old);

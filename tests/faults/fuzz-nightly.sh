@@ -3,7 +3,7 @@
 # Nightly-style fuzzing of the log reader and everything behind `rmapshim
 # report/diff/export/parse`: the reports layer's own hypothesis tests
 # (tests/reports/test_fuzz_bytes.py, test_fuzz_records.py), with more cases
-# and fresh randomness (RMAPSHIM_FUZZ_EXAMPLES=N disables derandomize).
+# and fresh randomness (RMAPSHIM_FUZZ_RANDOM=1; CI runs a fixed seeded set).
 #
 #   tests/faults/fuzz-nightly.sh [CASES [BUILD_DIR]]
 #
@@ -19,6 +19,6 @@ case $cases in
 esac
 echo "fuzz-nightly: $cases cases per file, build $build"
 cd "$src/tests/reports"
-RMAPSHIM_FUZZ_EXAMPLES=$cases RMAPSHIM_BUILD=$build PYTHONDONTWRITEBYTECODE=1 \
+RMAPSHIM_FUZZ_RANDOM=1 RMAPSHIM_FUZZ_EXAMPLES=$cases RMAPSHIM_BUILD=$build PYTHONDONTWRITEBYTECODE=1 \
 	exec /usr/bin/python3 -m pytest -q -p no:cacheprovider \
 	test_fuzz_bytes.py test_fuzz_records.py

@@ -5,7 +5,8 @@
  * shared-file pages; COW ptes write-protected in the parent; VM_DONTCOPY
  * not copied; wipe-on-fork copied without ptes; VM_LOCKED cleared in the
  * child; a write in the child or parent replaces the page (remove old, add
- * new, cause COW); a write after the other side exited reuses the page.
+ * new, cause COW); a write after the other side exited reuses the page;
+ * a child mm is invisible to lookups until its copy is whole.
  * Usage: fork MODE
  */
 #include "testlib.h"
@@ -110,15 +111,46 @@ static void check_copy(struct rmap_arena *a, rmap_mm_t p, rmap_mm_t c)
 	}
 }
 
+/*
+ * Looks the child up at every page_dup_rmap of its copy: an exec'ed image
+ * or a checkpoint that found the half-built mm would operate on it
+ * concurrently with the copy.
+ */
+struct dup_watch {
+	struct tl_events ev;
+	struct rmap_arena *a;
+	int32_t pid;
+	unsigned dups, visible;
+};
+
+static void dup_watch_sink(void *ctx, const struct rmap_event *e)
+{
+	struct dup_watch *w = ctx;
+
+	tl_sink(&w->ev, e);
+	if (e->type != RMAP_EV_DUP)
+		return;
+	w->dups++;
+	if (rmap_mm_find_pid(w->a, w->pid) || rmap_mm_pid(w->a, e->mm) >= 0)
+		w->visible++;
+}
+
 static void fork_two_children(struct rmap_arena *a, rmap_mm_t p,
 			      rmap_mm_t c[2])
 {
+	struct dup_watch w = { .a = a };
 	struct tl_events ev;
 
-	tl_events_start(&ev);
-	REQUIRE_OK(rmap_dup_mmap(a, p, 201, &c[0]));
-	REQUIRE_OK(rmap_dup_mmap(a, p, 202, &c[1]));
+	rmap_set_sink(dup_watch_sink, &w);
+	rmap_set_sink_mask(~0u);
+	for (int i = 0; i < 2; i++) {
+		w.pid = 201 + i;
+		REQUIRE_OK(rmap_dup_mmap(a, p, w.pid, &c[i]));
+	}
 	tl_events_stop();
+	ev = w.ev;
+	CHECK_EQ(w.dups, 2 * 13);
+	CHECK_EQ(w.visible, 0);
 	REQUIRE(c[0] && c[1] && c[0] != c[1]);
 	CHECK_EQ(rmap_mm_find_pid(a, 202), c[1]);
 	CHECK_EQ(ev.n[RMAP_EV_DUP], 2 * 13);
