@@ -218,7 +218,9 @@ struct rlog_oracle {
 	uint32_t explicit_cp;	/* 1 if rmapshim_checkpoint() */
 	uint64_t compared, agreed, mismatched, not_compared;
 	uint32_t nmismatch;	/* entries that follow (at most 8) */
-	uint32_t pad;
+	/* of not_compared: swapped out of the shadow by --reclaim, still
+	 * mapped in the kernel (was pad, always 0) */
+	uint32_t reclaimed;
 	/* then: string label, then nmismatch x struct rlog_mismatch */
 };
 struct rlog_mismatch {

@@ -37,7 +37,7 @@ struct run {
 	uint64_t reaped;
 	struct waited *waited;
 	size_t nwaited, waited_cap;
-	rmap_mm_t *suspect;		/* dead-looking mms of the previous wake */
+	struct run_suspect { rmap_mm_t mm; int32_t pid; } *suspect; /* dead-looking at the previous wake */
 	size_t nsuspect;
 	pthread_t reclaimer[2];		/* refill_inactive_zone, shrink_list */
 	struct run *reclaim_arg[2];	/* which one a thread is: &reclaim_arg[i] */

@@ -208,8 +208,16 @@ static void reap_mm(struct run *r, rmap_mm_t mm, int32_t pid)
 	sink_begin(&sink, r, pid, RMAP_CAUSE_EXIT);
 	t0 = rlog_now_ns();
 	shim_mmsem_lock(mm);
-	err = rmap_exit_mmap(r->arena, mm, RMAP_CAUSE_EXIT);
+	/*
+	 * Index reuse: since we read @pid, its owner may have exited and the
+	 * slot gone to another process's mm.  Under the slot, the pid decides.
+	 */
+	err = rmap_mm_pid(r->arena, mm) == pid ? rmap_exit_mmap(r->arena, mm, RMAP_CAUSE_EXIT) : -ESTALE;
 	shim_mmsem_unlock(mm);
+	if (err == -ESTALE) {
+		sink_end(&sink);
+		return;
+	}
 	t0 = rlog_now_ns() - t0;
 	sink_end(&sink);
 	if (err) {
@@ -233,10 +241,10 @@ static void reap_mm(struct run *r, rmap_mm_t mm, int32_t pid)
 		 pages);
 }
 
-static int was_suspect(const struct run *r, rmap_mm_t mm)
+static int was_suspect(const struct run *r, rmap_mm_t mm, int32_t pid)
 {
 	for (size_t i = 0; i < r->nsuspect; i++)
-		if (r->suspect[i] == mm)
+		if (r->suspect[i].mm == mm && r->suspect[i].pid == pid)
 			return 1;
 	return 0;
 }
@@ -250,7 +258,8 @@ static int was_suspect(const struct run *r, rmap_mm_t mm)
  */
 void run_reap_dead_mms(struct run *r, int final)
 {
-	rmap_mm_t mm = 0, *now = NULL;
+	rmap_mm_t mm = 0;
+	struct run_suspect *now = NULL;
 	size_t nnow = 0, cap = 0;
 	int32_t pid;
 
@@ -260,10 +269,11 @@ void run_reap_dead_mms(struct run *r, int final)
 		pid = rmap_mm_pid(r->arena, mm);
 		if (!final && (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH))
 			continue;
-		if (!final && !was_suspect(r, mm)) {
+		if (!final && !was_suspect(r, mm, pid)) {
 			if (nnow == cap)
 				now = run_grow(now, &cap, sizeof(*now));
-			now[nnow++] = mm;
+			now[nnow].mm = mm;
+			now[nnow++].pid = pid;
 			continue;
 		}
 		reap_mm(r, mm, pid);
