@@ -92,7 +92,7 @@ static void join(char *dst, size_t n, const char *dir, const char *leaf)
 }
 
 /* LD_PRELOAD=... RMAPSHIM_OUT=DIR without rmapshim-run: the first process creates the run. */
-static int create_run(const char *dir, const char *arena, const char *log)
+static int create_run(const char *arena, const char *log)
 {
 	struct rmap_arena_config cfg;
 	const char *mode = getenv(RMAPSHIM_ENV_MODE);
@@ -102,8 +102,6 @@ static int create_run(const char *dir, const char *arena, const char *log)
 	cfg.mode = RMAP_LOCKLESS;
 	if (mode && rmap_mode_parse(mode, &cfg.mode))
 		bad_value(RMAPSHIM_ENV_MODE, "expected locked, lockless or lockless-rcu");
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
 	if (rmap_arena_create(arena, &cfg, &shim.arena) ||
 	    rlog_create(log, RLOG_DEFAULT_SEG_SIZE, RLOG_DEFAULT_NSEG, &shim.log))
 		return -EIO;
@@ -120,7 +118,46 @@ static int create_run(const char *dir, const char *arena, const char *log)
 	return 0;
 }
 
-static int attach_run(void)
+/*
+ * Refuse a run directory someone else could have prepared or could swap
+ * files in: a symlink, a directory of another user or writable by others,
+ * an arena that is not our own regular file.  -EPERM once said (by the
+ * first process of the tree only); a value that cannot name a directory
+ * at all is a usage error (exit 2) like every other RMAPSHIM_* mistake.
+ */
+static int check_run_dir(const char *dir, const char *arena, int first)
+{
+	const char *why = NULL;
+	struct stat st;
+	char msg[PATH_MAX + 128];
+
+	if (lstat(dir, &st)) {
+		if (!first)
+			return -errno;
+		if (errno != ENOENT || mkdir(dir, 0700)) {
+			snprintf(msg, sizeof(msg), "cannot create that directory (%s)", strerror(errno));
+			bad_value(RMAPSHIM_ENV_OUT, msg);
+		}
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode))
+		why = "is a symlink: refusing to write through it";
+	else if (!S_ISDIR(st.st_mode))
+		bad_value(RMAPSHIM_ENV_OUT, "not a directory");
+	else if (st.st_uid != geteuid() || (st.st_mode & 022))
+		why = "is another user's or writable by others: its files could be swapped";
+	else if (!lstat(arena, &st) && (!S_ISREG(st.st_mode) || st.st_uid != geteuid()))
+		why = "holds an arena that is not ours: refusing to attach it";
+	if (!why)
+		return 0;
+	if (first) {
+		snprintf(msg, sizeof(msg), "rmapshim: RMAPSHIM_OUT=%s %s; running untraced", dir, why);
+		shim_say(msg);
+	}
+	return -EPERM;
+}
+
+static int attach_run(int first)
 {
 	const char *dir = getenv(RMAPSHIM_ENV_OUT);
 	char arena[PATH_MAX], log[PATH_MAX];
@@ -130,9 +167,12 @@ static int attach_run(void)
 		return -ENOENT;
 	join(arena, sizeof(arena), dir, RMAPSHIM_ARENA_NAME);
 	join(log, sizeof(log), dir, RMAPSHIM_LOG_NAME);
+	err = check_run_dir(dir, arena, first);
+	if (err)
+		return err;
 	err = rmap_arena_attach(arena, &shim.arena);
 	if (err == -ENOENT)
-		err = create_run(dir, arena, log);
+		err = create_run(arena, log);
 	else if (!err)
 		err = rlog_attach(log, &shim.log);
 	if (err)
@@ -264,9 +304,9 @@ __attribute__((constructor)) static void shim_init(void)
 	shim.pid = getpid();
 	shim.ppid = getppid();
 	shim_env_save(lib_path[0] ? lib_path : NULL);
-	err = attach_run();
+	err = attach_run(first);
 	if (err) {
-		if (first)
+		if (first && err != -EPERM)
 			shim_say(err == -ENOENT ? "rmapshim: RMAPSHIM_OUT is not set: running untraced"
 						: "rmapshim: cannot open the run's arena or log: running untraced");
 		shim_busy = 0;
