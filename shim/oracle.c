@@ -150,6 +150,20 @@ static void compare(struct tally *t, const uint64_t *k, size_t n)
 	int fd_flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	int fd_count = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
 	uint64_t fl[RUN], cnt[RUN];
+	static int said;
+
+	if ((fd_flags < 0 || fd_count < 0) && n) {
+		/* e.g. a tiny RLIMIT_NOFILE: say why the oracle is blind, once */
+		t->not_compared += n;
+		if (!said++) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "oracle: cannot open /proc/kpageflags or "
+				 "/proc/kpagecount (%s): this process's pages are not compared",
+				 strerror(errno));
+			rlog_note(shim.log, shim.pid, RLOG_NOTE_WARN, msg);
+		}
+	}
 
 	for (size_t i = 0; fd_flags >= 0 && fd_count >= 0 && i < n;) {
 		size_t len = 1;
