@@ -170,8 +170,15 @@ int anon_vma_check_locked(struct rmap_arena *a, uint32_t av, uint32_t gen, rmap_
 	uint32_t state = (uint32_t)sg;
 
 	if (state == AV_POISONED) {
-		/* N2: the bug 2/5 only narrows; N: the residual stale-remap window */
-		note_race(a, mode_rcu(a) ? RMAP_RACE_R9_STALE_REMAP_FREED : RMAP_RACE_R9_ANON_VMA_FREED, page);
+		/*
+		 * L: PG_maplock with mapcount > 0 pins a pte, hence a vma on this
+		 * anon_vma's list, so it cannot have been freed (R9 is impossible):
+		 * a pte that outlived its vma broke INV-5.  Not a race to count.
+		 */
+		if (mode_locked(a))
+			note_violation(a, page, "anon_vma freed under a mapped page (pte outlived its vma)");
+		else	/* N2: the bug 2/5 only narrows; N: the residual stale-remap window */
+			note_race(a, mode_rcu(a) ? RMAP_RACE_R9_STALE_REMAP_FREED : RMAP_RACE_R9_ANON_VMA_FREED, page);
 		return 0;
 	}
 	if (state != AV_LIVE || (uint32_t)(sg >> 32) != gen)

@@ -380,6 +380,7 @@ int __page_referenced(struct rmap_arena *a, rmap_page_t page, int is_locked);
 int __try_to_unmap(struct rmap_arena *a, rmap_page_t page);
 
 /* ---- perturb.c: race windows ---- */
+int spinlocks_held(void);
 void perturb_window(struct rmap_arena *a, struct page *p, enum rmap_race race);
 void perturb_close(struct rmap_arena *a, struct page *p, enum rmap_race race);
 void perturb_check(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);

@@ -284,6 +284,17 @@ static void note_acquired(struct rmap_arena *a, enum rmap_lock_class c,
 		hold_t0[c][d] = now_ticks(a);
 }
 
+/* Spinlocks this thread holds; of our classes only the page lock may sleep. */
+int spinlocks_held(void)
+{
+	int c, n = 0;
+
+	for (c = 0; c < RMAP_LC_NR; c++)
+		if (c != RMAP_LC_PG_LOCKED)
+			n += hold_depth[c];
+	return n;
+}
+
 static void note_released(struct rmap_arena *a, enum rmap_lock_class c)
 {
 	uint8_t d = hold_depth[c];

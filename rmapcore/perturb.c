@@ -31,12 +31,23 @@ static uint64_t next_random(struct rmap_arena *a)
 	return rng_state;
 }
 
-/* A short pause: yield a quarter of the time, else spin up to ~2000 pauses. */
+/*
+ * A short pause: yield a quarter of the time, else spin up to ~2000 pauses.
+ * Under a spinlock only one window in eight pauses: copy_page_range opens a
+ * window per page with two page_table_locks held, and holders paused at
+ * every page (descheduled among a hundred runnable processes when they
+ * yield) held page_table_lock for 300 ms.  N's vmscan spins where N2
+ * trylocks, so it waited 9 s out of 10 and lockless-rcu hit no reclaim
+ * window.  The kernel never sleeps there; the few yields left keep the
+ * two reclaim threads on the CPU, which the lockless windows need.
+ */
 static void perturb_delay(struct rmap_arena *a)
 {
 	uint64_t r = next_random(a);
 	unsigned spins = (unsigned)(r >> 8) % 2000;
 
+	if (spinlocks_held() && (r & 0x70) != 0)
+		return;
 	if ((r & 3) == 0) {
 		sched_yield();
 		return;
