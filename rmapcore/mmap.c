@@ -415,6 +415,13 @@ static int mremap_move(struct rmap_arena *a, rmap_mm_t mm, rmap_vma_t v, uint64_
 	VMA(a, n)->vm_end = new_start + new_len;
 	vma_link(a, mm, n);
 	err = move_page_tables(a, mm, old_start, new_start, len);
+	/*
+	 * Ptes that could not move (a pool ran out) must not outlive their vma:
+	 * its anon_vma may be freed under their pages (INV-5), as the kernel's
+	 * mremap failure path zaps them.
+	 */
+	if (err)
+		zap_pte_range(a, mm, old_start, old_start + len);
 	vma_unlink_list(a, mm, v);
 	remove_vm_struct(a, v);
 	vma_merge_around(a, mm, n);
