@@ -13,10 +13,8 @@ usage: badinput.py CASE
 import os
 import re
 import shutil
-import sys
 
-from faultlib import (CLI, LIB, SRC, check, done, in_mount_namespace, require_tracing, run,
-                      scratch)
+from faultlib import (case_main, CLI, LIB, SRC, check, in_mount_namespace, run, scratch)
 
 BAD_NUMBERS = ["x", "-1", "1.5", "", "99999999999999999999999"]
 BAD_WORDS = ["bogus", "", "LOCKED"]
@@ -152,12 +150,5 @@ def case_outdir():
         shutil.rmtree(cwd)
 
 
-def main():
-    require_tracing()
-    case = sys.argv[1]
-    globals()["case_" + case.replace("-", "_")]()
-    done(case)
-
-
 if __name__ == "__main__":
-    main()
+    case_main(globals())

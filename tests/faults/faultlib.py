@@ -48,6 +48,14 @@ def done(summary):
     sys.exit(1 if failures else 0)
 
 
+def case_main(cases):
+    """Run the case argv[1] names: case_<name> among @cases (a driver's globals())."""
+    require_tracing()
+    case = sys.argv[1]
+    cases["case_" + case.replace("-", "_")]()
+    done(case)
+
+
 def require_tracing():
     """Every fault case needs the shim, root and the kernel oracle."""
     if os.environ.get("RMAPSHIM_TEST_SKIP"):

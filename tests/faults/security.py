@@ -19,11 +19,10 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import tempfile
 
-from faultlib import (BUILD, CLI, LIB, SRC, check, done, example, in_mount_namespace,
-                      require_tracing, run, scratch, traced_cmd)
+from faultlib import (case_main, BUILD, CLI, LIB, SRC, check, example, in_mount_namespace,
+                      run, scratch, traced_cmd)
 from kill import children, workload_started
 
 RUN_FILES = ("arena", "events.rlog", "mmsem")
@@ -169,12 +168,5 @@ def case_byhand_outdir():
         shutil.rmtree(top)
 
 
-def main():
-    require_tracing()
-    case = sys.argv[1]
-    globals()["case_" + case.replace("-", "_")]()
-    done(case)
-
-
 if __name__ == "__main__":
-    main()
+    case_main(globals())

@@ -26,18 +26,6 @@ static int page_locked(struct rmap_arena *a, uint64_t key)
 	return !!(tl_info(a, key).flags & RMAP_PG_LOCKED);
 }
 
-static int unmap_locked(struct rmap_arena *a, uint64_t key)
-{
-	rmap_page_t p = rmap_page_find(a, key);
-	int ret;
-
-	REQUIRE(p != 0);
-	rmap_lock_page(a, p);
-	ret = try_to_unmap(a, p);
-	rmap_unlock_page(a, p);
-	return ret;
-}
-
 static uint64_t race_total(struct rmap_arena *a, enum rmap_race r)
 {
 	uint64_t t[RMAP_RACE_NR];
@@ -89,7 +77,7 @@ static void referenced(struct rmap_arena *a, rmap_mm_t mm[NMM])
 	CHECK_EQ(tl_pte(a, mm[0], REF).young, 0);
 
 	/* No young pte left: every mapping goes in one try_to_unmap. */
-	CHECK_EQ(unmap_locked(a, key), SWAP_SUCCESS);
+	CHECK_EQ(tl_unmap_locked(a, key), SWAP_SUCCESS);
 	CHECK_EQ(tl_mapcount(a, key), 0);
 	for (int m = 0; m < NMM; m++)
 		CHECK_EQ(tl_pte(a, mm[m], REF).kind, RMAP_PTE_NONE);
@@ -108,18 +96,18 @@ static void swap_fail_and_again(struct rmap_arena *a, rmap_mm_t mm)
 	tl_events_start(&ev);
 	/* A young pte fails the first time (its young bit is cleared). */
 	tl_fault_file(a, mm, REF, 1, REF_INO, 0, 0);
-	CHECK_EQ(unmap_locked(a, young), SWAP_FAIL);
+	CHECK_EQ(tl_unmap_locked(a, young), SWAP_FAIL);
 	CHECK_EQ(tl_mapcount(a, young), 1);
 	CHECK_EQ(tl_pte(a, mm, REF + TL_PAGE).young, 0);
-	CHECK_EQ(unmap_locked(a, young), SWAP_SUCCESS);
+	CHECK_EQ(tl_unmap_locked(a, young), SWAP_SUCCESS);
 	CHECK_EQ(tl_mapcount(a, young), 0);
 
 	/* VM_LOCKED always fails. */
 	tl_map_file(a, mm, MLOCK, 1, TL_SHARED_FLAGS | RMAP_VM_LOCKED,
 		    MLOCK_INO, 0);
 	tl_fault_file(a, mm, MLOCK, 0, MLOCK_INO, 0, 0);
-	CHECK_EQ(unmap_locked(a, locked), SWAP_FAIL);
-	CHECK_EQ(unmap_locked(a, locked), SWAP_FAIL);
+	CHECK_EQ(tl_unmap_locked(a, locked), SWAP_FAIL);
+	CHECK_EQ(tl_unmap_locked(a, locked), SWAP_FAIL);
 	CHECK_EQ(tl_mapcount(a, locked), 1);
 	tl_events_stop();
 	CHECK_EQ(ev.n[RMAP_EV_UNMAP_RESULT], 4);
@@ -129,7 +117,7 @@ static void swap_fail_and_again(struct rmap_arena *a, rmap_mm_t mm)
 	if (mode == RMAP_LOCKLESS_RCU)
 		return;
 	tl_fault_file(a, mm, REF, 1, REF_INO, 0, 0);
-	CHECK_EQ(unmap_locked(a, young), SWAP_FAIL);	/* clears young */
+	CHECK_EQ(tl_unmap_locked(a, young), SWAP_FAIL);	/* clears young */
 	missed0 = race_total(a, RMAP_RACE_R10_TRYLOCK_MISSED);
 	p = rmap_page_find(a, young);
 	rmap_lock_page(a, p);
@@ -139,7 +127,7 @@ static void swap_fail_and_again(struct rmap_arena *a, rmap_mm_t mm)
 	rmap_unlock_page(a, p);
 	CHECK(race_total(a, RMAP_RACE_R10_TRYLOCK_MISSED) > missed0);
 	CHECK_EQ(tl_mapcount(a, young), 1);
-	CHECK_EQ(unmap_locked(a, young), SWAP_SUCCESS);
+	CHECK_EQ(tl_unmap_locked(a, young), SWAP_SUCCESS);
 	CHECK_CLEAN(a);
 }
 

@@ -388,4 +388,17 @@ static inline long tl_count_ptes(struct rmap_arena *a, rmap_mm_t mm,
 	return rmap_walk_ptes(a, mm, start, end, tl_pte_nop, NULL);
 }
 
+/* try_to_unmap as shrink_list calls it: with the page lock held. */
+static inline int tl_unmap_locked(struct rmap_arena *a, uint64_t key)
+{
+	rmap_page_t p = rmap_page_find(a, key);
+	int ret;
+
+	REQUIRE(p != 0);
+	rmap_lock_page(a, p);
+	ret = try_to_unmap(a, p);
+	rmap_unlock_page(a, p);
+	return ret;
+}
+
 #endif /* RMAPCORE_TESTLIB_H */

@@ -109,18 +109,6 @@ static void mremap_keeps_index(struct rmap_arena *a, rmap_mm_t mm)
 	CHECK_CLEAN(a);
 }
 
-static int unmap_locked(struct rmap_arena *a, uint64_t key)
-{
-	rmap_page_t p = rmap_page_find(a, key);
-	int ret;
-
-	REQUIRE(p != 0);
-	rmap_lock_page(a, p);
-	ret = try_to_unmap(a, p);
-	rmap_unlock_page(a, p);
-	return ret;
-}
-
 /*
  * The first scan only clears the young bits of the cluster (SWAP_AGAIN),
  * the second unmaps the whole cluster and leaves a file pte where the
@@ -147,10 +135,10 @@ static void nonlinear_cluster_unmap(struct rmap_arena *a, rmap_mm_t mm)
 	CHECK_CLEAN(a);
 
 	tl_events_start(&ev);
-	CHECK_EQ(unmap_locked(a, target), SWAP_AGAIN);
+	CHECK_EQ(tl_unmap_locked(a, target), SWAP_AGAIN);
 	CHECK_EQ(tl_mapcount(a, target), 1);
 	CHECK_EQ(tl_pte(a, mm, NONLIN).young, 0);
-	CHECK_EQ(unmap_locked(a, target), SWAP_SUCCESS);
+	CHECK_EQ(tl_unmap_locked(a, target), SWAP_SUCCESS);
 	tl_events_stop();
 	CHECK_EQ(ev.n[RMAP_EV_UNMAP_RESULT], 2);
 	CHECK_EQ(ev.last[RMAP_EV_UNMAP_RESULT].value, SWAP_SUCCESS);
