@@ -33,6 +33,9 @@
 #define RUN		512
 #define MAX_MISMATCH	8
 #define PASSES		3
+/* ... and keep judging a mismatch this long: an exiting sibling's kernel
+ * teardown can lag its shadow teardown by a scheduler tick or two. */
+#define SETTLE_NS	(200 * 1000000ull)
 /* An implicit sample's buffer: SAMPLE..2*SAMPLE keys plus shim_oracle's slack. */
 #define SMALL_CAP	512
 
@@ -377,10 +380,12 @@ void shim_oracle(const char *label, int explicit_cp)
 	/*
 	 * The checkpoint itself writes our stack and .bss, which a fork may
 	 * still share, and an exiting process leaves the shadow before the
-	 * kernel frees its pages: judge again, up to PASSES times, before
-	 * accusing.
+	 * kernel frees its pages: judge again, at least PASSES times and for
+	 * up to SETTLE_NS, before accusing.
 	 */
-	for (int pass = 0; pass < PASSES; pass++) {
+	uint64_t t0 = rlog_now_ns();
+
+	for (int pass = 0; pass < PASSES || rlog_now_ns() - t0 < SETTLE_NS; pass++) {
 		if (pass) {
 			sched_yield();
 			if (explicit_cp)
