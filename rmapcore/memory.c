@@ -577,6 +577,19 @@ int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
 	return 0;
 }
 
+long rmap_reap_unfinished_forks(struct rmap_arena *a)
+{
+	uint32_t bump = LOAD(&a->pool[POOL_MMS].bump);
+	long n = 0;
+
+	for (rmap_mm_t i = 1; i <= bump && i <= a->pool[POOL_MMS].max; i++)
+		if (LOAD_ACQ(&MM(a, i)->state) == MM_NEW) {
+			mm_teardown(a, i, RMAP_CAUSE_EXIT);
+			n++;
+		}
+	return n;
+}
+
 /* ---- lookups for callers ---- */
 
 rmap_mm_t rmap_mm_find_pid(const struct rmap_arena *a, int32_t pid)

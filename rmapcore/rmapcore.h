@@ -355,6 +355,14 @@ int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid,
  * RMAP_CAUSE_EXIT or RMAP_CAUSE_EXEC (old image torn down). */
 int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause);
 
+/*
+ * rmap_reap_unfinished_forks - tear down dup_mmap children whose copy never
+ * completed (the forking process was SIGKILLed half-way): their page_dup_rmap
+ * counts would otherwise stay.  Only at quiescence, when no process can
+ * still be copying.  Returns how many were torn down.
+ */
+long rmap_reap_unfinished_forks(struct rmap_arena *a);
+
 /* Look an mm up by pid among live mms (0 if none); for the supervisor. */
 rmap_mm_t rmap_mm_find_pid(const struct rmap_arena *a, int32_t pid);
 /* Iterate live mms: returns the next live mm after @prev (0 starts), 0 at end. */

@@ -281,6 +281,14 @@ void run_reap_dead_mms(struct run *r, int final)
 	free(r->suspect);
 	r->suspect = now;
 	r->nsuspect = nnow;
+	if (final) {
+		/* A parent killed inside its shadow fork copy leaves a child mm nobody sees. */
+		long n = rmap_reap_unfinished_forks(r->arena);
+
+		if (n)
+			run_note(r, RLOG_NOTE_WARN, "%ld half-copied mm(s) of forks whose parent "
+				 "was killed during the shadow copy were torn down", n);
+	}
 }
 
 /* ------------------------------------------------------------------ */
