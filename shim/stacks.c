@@ -3,24 +3,24 @@
  * stacks.c - call stacks (raw return addresses, deduplicated per process)
  * and the module map needed to symbolize them offline.
  *
- * Capture is glibc's backtrace() (libgcc_s's unwinder, the one the workload
- * itself uses), IPs only.  Not libunwind: Debian's libunwind.a is not PIC;
- * libunwind.so.8 in the global scope exports backtrace and _Unwind_*,
- * which would replace the workload's; and even loaded RTLD_LOCAL, its
- * first unwind opens a memory-validation pipe that stays in the
- * workload's fd table (seen here as fds 3 and 4) and would be written to
- * after a close-all reused those numbers.  backtrace() costs ~4 us instead
- * of ~0.2 us, once per intercepted call.  Its first call loads libgcc_s
- * (malloc, mmap), so every caller holds shim_busy and the constructor
- * warms it up.  A stack is logged once per process as RLOG_STACK; later
- * uses carry its id.
+ * Capture is libunwind's unw_backtrace, IPs only, from a private copy
+ * that neither interposes the workload's symbols nor opens an fd
+ * (unwinder.c says how).  If that copy cannot be had, glibc's backtrace()
+ * (libgcc_s's unwinder, ~20x slower: bench/README.md) is the fallback;
+ * a NOTE says which one each process uses.  The first unwind of either
+ * maps memory (libunwind's caches, libgcc_s itself), so every caller
+ * holds shim_busy and the constructor warms it up.  Callers also hold
+ * shim.mm_lock, which the fork prepare hook takes: no fork child inherits
+ * libunwind's cache lock held.  A stack is logged once per process as
+ * RLOG_STACK; later uses carry its id.
  */
 #include <elf.h>
-#include <execinfo.h>
+#include <errno.h>
 #include <link.h>
 #include <string.h>
 
 #include "shim.h"
+#include "unwinder.h"
 
 #define STACK_SLOTS	8192		/* power of two */
 #define MAX_FRAMES	128
@@ -47,6 +47,7 @@ static uint64_t gen = 1;		/* never 0: a zeroed slot is free */
 static uintptr_t self_lo, self_hi;	/* our own text: frames we skip */
 static unsigned long seen_adds, seen_subs;
 static uint32_t modules_gen;
+static unwinder_fn unwind;		/* libunwind's, or libc's backtrace */
 
 static uint64_t hash_ips(void *const *ip, int n)
 {
@@ -110,14 +111,16 @@ static uint32_t intern(void *const *ip, int n)
 uint32_t shim_stack(void)
 {
 	void *ip[MAX_FRAMES + 8];
-	int n, skip = 0;
+	int n, err, skip = 0;
 	unsigned want = shim.cfg.stacks;
 
 	if (!want)
 		return 0;
 	if (want > MAX_FRAMES)
 		want = MAX_FRAMES;
-	n = backtrace(ip, (int)want + 8);
+	err = errno;			/* the hooked call's errno is the workload's */
+	n = unwind(ip, (int)want + 8);
+	errno = err;
 	while (skip < n && (uintptr_t)ip[skip] >= self_lo &&
 	       (uintptr_t)ip[skip] < self_hi)
 		skip++;
@@ -275,12 +278,23 @@ static int self_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 
 void shim_stacks_init(void)
 {
+	char msg[160] = "stacks: glibc backtrace(), not libunwind: ";
+	const char *why;
 	void *ip[4];
 
 	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&shim_stacks_init);
+	if (!shim.cfg.stacks)
+		return;
+	unwind = unwinder_load(&why);
+	if (!why) {
+		rlog_note(shim.log, shim.pid, RLOG_NOTE_INFO,
+			  "stacks: libunwind unw_backtrace (private copy, no fd)");
+		return;
+	}
+	strncat(msg, why, sizeof(msg) - strlen(msg) - 1);
+	rlog_note(shim.log, shim.pid, RLOG_NOTE_WARN, msg);
 	/* The first backtrace() loads libgcc_s: do it now, not in a hook. */
-	if (shim.cfg.stacks)
-		(void)backtrace(ip, 4);
+	(void)unwind(ip, 4);
 }
 
 /* Did ld.so load or unload anything since the last call (dlopen, iconv...)? */

@@ -88,6 +88,19 @@ class Log:
     def notes(self):
         return [_string(p, 8)[0] for p in self.of("NOTE")]
 
+    def modules(self):
+        """(pid, generation, [path, ...]) of every MODULES record, in log order."""
+        out = []
+        for p in self.of("MODULES"):
+            pid, gen, count = struct.unpack_from("<iII", p)
+            off, paths = 16, []
+            for _ in range(count):
+                path, off = _string(p, off + 24)
+                paths.append(path)
+                _build_id, off = _string(p, off)
+            out.append((pid, gen, paths))
+        return out
+
 
 if __name__ == "__main__":
     import sys

@@ -6,6 +6,7 @@ oracle agreement at every explicit checkpoint.
 
 usage: test_shim.py CASE BUILD_DIR PROGS_DIR [MODE]
 """
+import json
 import os
 import shutil
 import subprocess
@@ -36,8 +37,9 @@ def run(cmd, cwd=None, env=None):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def traced(cmd, name, cwd=None, min_compared=0, opts=()):
-    """Run @cmd natively and under the shim; assert the shim changed nothing."""
+def traced(cmd, name, cwd=None, min_compared=0, opts=(), inspect=None):
+    """Run @cmd natively and under the shim; assert the shim changed nothing.
+    @inspect(run_dir, log) may look at the run before it is removed."""
     rc0, out0, _ = run(cmd, cwd=cwd)
     out_dir = tempfile.mkdtemp(prefix="shimtest.") + "/run"
     rc1, out1, err1 = run([RUN, "-q", "--mode", MODE, "-o", out_dir] + list(opts) + ["--"] + cmd,
@@ -59,6 +61,8 @@ def traced(cmd, name, cwd=None, min_compared=0, opts=()):
     print("%s [%s]: rc %d, %d records, %d processes, %d explicit checkpoints, "
           "%d pages compared" % (name, MODE, rc1, len(log.records), counts["PROC_START"],
                                  len(explicit), compared))
+    if inspect:
+        inspect(out_dir, log)
     shutil.rmtree(os.path.dirname(out_dir))
     return log
 
@@ -97,6 +101,43 @@ def case_backtrace():
     leaked = [s for s in nm if s.startswith(("unw_", "_U", "rmap_", "rlog_", "page_"))
               or s == "backtrace"]
     check(not leaked, "librmapshim.so exports %s" % leaked)
+
+
+def stacks_named(name, unwinder, extra_sites=()):
+    """An inspect callback: every process's NOTE names @unwinder; the
+    module map is logged before the dlopen, again with the library, and
+    again without it after the dlclose; the report names every call site."""
+    def inspect(run_dir, log):
+        notes = [n for n in log.notes() if n.startswith("stacks: ")]
+        check(notes and all(unwinder in n for n in notes),
+              "%s: stack notes %s, want %r" % (name, notes, unwinder))
+        gens = [(gen, any(p.endswith("/libstacklib.so") for p in paths))
+                for _pid, gen, paths in log.modules()]
+        with_lib = [g for g, has in gens if has]
+        check(with_lib and any(g < min(with_lib) for g, has in gens if not has)
+              and any(g > max(with_lib) for g, has in gens if not has),
+              "%s: MODULES (generation, has libstacklib) %s" % (name, gens))
+        rc, out, err = run([os.path.join(BUILD, "bin", "rmapshim"), "report", "--json", run_dir])
+        check(rc == 0, "%s: report rc %d: %s" % (name, rc, err.strip()))
+        sites = json.loads(out)["top_sites"] if rc == 0 else []
+        names = {f.get("function") for s in sites for f in s["frames"]}
+        for fn in ("stackprobe_before_dlopen", "stacklib_touch", "stackprobe_after_dlclose",
+                   "main") + tuple(extra_sites):
+            check(fn in names, "%s: no report stack names %s: %s" % (name, fn, sorted(
+                n for n in names if n)))
+    return inspect
+
+
+def case_stacks():
+    """Stacks through dlopen/dlclose, symbolized by the report: from the
+    shim's private libunwind, and from glibc backtrace() when the program
+    links libunwind itself (the fallback: its libunwind is its own)."""
+    lib = os.path.join(PROGS, "libstacklib.so")
+    traced([os.path.join(PROGS, "stackprobe"), lib], "stackprobe",
+           inspect=stacks_named("stackprobe", "libunwind unw_backtrace"))
+    traced([os.path.join(PROGS, "stackprobe-unw"), lib], "stackprobe-unw",
+           inspect=stacks_named("stackprobe-unw", "glibc backtrace(), not libunwind: "
+                                "libunwind.so.8 is the program's own"))
 
 
 def case_untraceable():

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * unwinder.c - libunwind's unw_backtrace inside someone else's program,
+ * without touching its symbols or its file descriptors.
+ *
+ * Symbols: libunwind.so.8 exports backtrace and _Unwind_*; dlopen'ed
+ * RTLD_LOCAL they stay out of the global scope, so the workload's C++
+ * exceptions and glibc backtrace() bind exactly as without us.  (Its .a
+ * is not PIC: it cannot be linked into librmapshim.so.)
+ *
+ * Descriptors: libunwind 1.6.2 (Debian 12) validates memory through a
+ * pipe: src/x86_64/Gglobal.c tdep_init -> Ginit.c tdep_init_mem_validate
+ * -> open_pipe() runs pipe2() at the first unwind, and write_validate()
+ * then read()s one byte from its end and syscall(SYS_write)s one byte of
+ * the address to it (EFAULT = invalid).  Validation is not rare: Debian
+ * builds with CONSERVATIVE_CHECKS (configure.ac's default), so every
+ * unw_step of a trace-cache miss validates (Gstep.c), as do DWARF
+ * failures and signal frames.  Closing the two fds after init is
+ * therefore NOT safe: the next validation would read() and write() the
+ * numbers, by then perhaps the workload's own files, and on EBADF
+ * open_pipe() close()s both numbers before making a new pipe.  Instead
+ * the four calls are redirected in libunwind's own GOT (nobody else's):
+ * pipe2 hands out NO_FD, read on it answers like an empty non-blocking
+ * pipe, close on it succeeds, and the SYS_write probe becomes a
+ * process_vm_readv of the same byte from ourselves, which fails with
+ * EFAULT exactly where write() would.  No fd is ever created.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <link.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "unwinder.h"
+
+#define LIBUNWIND	"libunwind.so.8"
+/* No kernel fd is negative, so every other number passes through. */
+#define NO_FD		(-2)
+
+static ssize_t (*real_read)(int, void *, size_t);
+static int (*real_close)(int);
+static long (*real_syscall)(long, ...);
+static int pipe_faked;
+
+static int fake_pipe2(int fd[2], int flags)
+{
+	(void)flags;
+	fd[0] = fd[1] = NO_FD;
+	pipe_faked = 1;
+	return 0;
+}
+
+/* An empty O_NONBLOCK pipe: EAGAIN is what write_validate takes as "open". */
+static ssize_t fake_read(int fd, void *buf, size_t n)
+{
+	if (fd != NO_FD)
+		return real_read(fd, buf, n);
+	errno = EAGAIN;
+	return -1;
+}
+
+static int fake_close(int fd)
+{
+	return fd == NO_FD ? 0 : real_close(fd);
+}
+
+/* Can we read @n bytes at @addr?  As write() to a pipe would tell. */
+static long probe_readable(const void *addr, size_t n)
+{
+	char byte[8];
+	struct iovec to = { byte, n < sizeof(byte) ? n : sizeof(byte) };
+	struct iovec from = { (void *)addr, to.iov_len };
+
+	if (process_vm_readv(getpid(), &to, 1, &from, 1, 0) == (ssize_t)to.iov_len)
+		return (long)to.iov_len;
+	errno = EFAULT;
+	return -1;
+}
+
+static long fake_syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (nr == SYS_write && (int)a[0] == NO_FD)
+		return probe_readable((const void *)a[1], (size_t)a[2]);
+	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+static const struct redirect {
+	const char *name;
+	void *stand_in;
+	void **real;			/* where the displaced target goes */
+} redirects[] = {
+	{ "pipe2", (void *)fake_pipe2, NULL },
+	{ "read", (void *)fake_read, (void **)&real_read },
+	{ "close", (void *)fake_close, (void **)&real_close },
+	{ "syscall", (void *)fake_syscall, (void **)&real_syscall },
+};
+#define NR_REDIRECTS	(sizeof(redirects) / sizeof(redirects[0]))
+
+struct got {
+	const struct link_map *lm;
+	uintptr_t relro_lo, relro_hi;
+	void **slot[NR_REDIRECTS];
+};
+
+static int relro_cb(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	struct got *g = arg;
+
+	(void)sz;
+	if (info->dlpi_addr != g->lm->l_addr)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_GNU_RELRO) {
+			g->relro_lo = info->dlpi_addr + ph->p_vaddr;
+			g->relro_hi = g->relro_lo + ph->p_memsz;
+		}
+	}
+	return 1;
+}
+
+/* ld.so relocates these d_ptr in place on x86-64; accept either form. */
+static uintptr_t dyn_addr(const struct link_map *lm, ElfW(Addr) v)
+{
+	return v < lm->l_addr ? lm->l_addr + v : v;
+}
+
+/* Find the GOT slot of every redirect; 0 if all are there and writable. */
+static int find_slots(struct got *g)
+{
+	const ElfW(Rela) *rel = NULL;
+	const ElfW(Sym) *sym = NULL;
+	const char *str = NULL;
+	size_t relsz = 0, found = 0;
+
+	for (const ElfW(Dyn) *d = g->lm->l_ld; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_JMPREL)
+			rel = (const void *)dyn_addr(g->lm, d->d_un.d_ptr);
+		else if (d->d_tag == DT_PLTRELSZ)
+			relsz = d->d_un.d_val;
+		else if (d->d_tag == DT_PLTREL && d->d_un.d_val != DT_RELA)
+			return -1;
+		else if (d->d_tag == DT_SYMTAB)
+			sym = (const void *)dyn_addr(g->lm, d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			str = (const void *)dyn_addr(g->lm, d->d_un.d_ptr);
+	}
+	if (!rel || !sym || !str)
+		return -1;
+	dl_iterate_phdr(relro_cb, g);
+	for (size_t i = 0; i < relsz / sizeof(*rel); i++) {
+		const char *name = str + sym[ELF64_R_SYM(rel[i].r_info)].st_name;
+		uintptr_t slot = g->lm->l_addr + rel[i].r_offset;
+
+		if (ELF64_R_TYPE(rel[i].r_info) != R_X86_64_JUMP_SLOT)
+			continue;
+		for (size_t r = 0; r < NR_REDIRECTS; r++) {
+			if (strcmp(name, redirects[r].name) || g->slot[r])
+				continue;
+			/* Full RELRO (-z now): read-only after load; not ours to mprotect. */
+			if (slot >= g->relro_lo && slot < g->relro_hi)
+				return -1;
+			g->slot[r] = (void **)slot;
+			found++;
+		}
+	}
+	return found == NR_REDIRECTS ? 0 : -1;
+}
+
+/*
+ * libc.so.6's own backtrace (libgcc_s's unwinder, which libc loads
+ * privately): a program linked with libunwind has "backtrace" bound to
+ * libunwind's, whose first use would open the pipe in its fd table.
+ */
+static unwinder_fn glibc_backtrace(void)
+{
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	unwinder_fn fn = libc ? (unwinder_fn)dlsym(libc, "backtrace") : NULL;
+
+	if (libc)
+		dlclose(libc);
+	return fn ? fn : backtrace;
+}
+
+static unwinder_fn load(const char **why)
+{
+	struct got g = { 0 };
+	struct link_map *lm;
+	unwinder_fn fn;
+	void *ip[4];
+	void *h;
+
+	/* The program's own libunwind: its pipe and GOT are its business. */
+	h = dlopen(LIBUNWIND, RTLD_LAZY | RTLD_NOLOAD);
+	if (h) {
+		dlclose(h);
+		*why = LIBUNWIND " is the program's own (already loaded)";
+		return NULL;
+	}
+	h = dlopen(LIBUNWIND, RTLD_LOCAL | RTLD_NOW);
+	if (!h) {
+		*why = LIBUNWIND " not found (Debian package libunwind8)";
+		return NULL;
+	}
+	fn = (unwinder_fn)dlsym(h, "unw_backtrace");
+	if (!fn || dlinfo(h, RTLD_DI_LINKMAP, &lm)) {
+		*why = LIBUNWIND " has no unw_backtrace";
+		goto refuse;
+	}
+	g.lm = lm;
+	if (find_slots(&g)) {
+		*why = LIBUNWIND " has no writable pipe2/read/close/syscall PLT slots";
+		goto refuse;
+	}
+	for (size_t r = 0; r < NR_REDIRECTS; r++) {
+		if (redirects[r].real)
+			*redirects[r].real = *g.slot[r];
+		__atomic_store_n(g.slot[r], redirects[r].stand_in, __ATOMIC_RELEASE);
+	}
+	/*
+	 * The first unwind runs tdep_init (the pipe) and maps its caches.
+	 * From here on libunwind stays loaded whatever happens: its trace
+	 * cache registered a pthread key destructor in its own text.
+	 */
+	(void)fn(ip, 4);
+	if (!pipe_faked) {
+		*why = LIBUNWIND " made no validation pipe through pipe2 (not 1.6-1.8?)";
+		return NULL;
+	}
+	*why = NULL;
+	return fn;
+refuse:
+	dlclose(h);		/* nothing of it ran yet */
+	return NULL;
+}
+
+unwinder_fn unwinder_load(const char **why)
+{
+	unwinder_fn fn = load(why);
+
+	return fn ? fn : glibc_backtrace();
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* unwinder.h - libunwind's unw_backtrace, loaded privately (unwinder.c). */
+#ifndef RMAPSHIM_UNWINDER_H
+#define RMAPSHIM_UNWINDER_H
+
+typedef int (*unwinder_fn)(void **ip, int n);
+
+/*
+ * unwinder_load - dlopen libunwind.so.8 RTLD_LOCAL, move its memory
+ * validation off file descriptors, warm it up.  Call once, before main
+ * (not in a vfork child, not in a signal handler).
+ * Returns unw_backtrace with *@why NULL; or glibc's backtrace() (libc's
+ * own, whatever "backtrace" binds to in the global scope) with *@why
+ * saying why not libunwind (nothing of libunwind was then run).
+ */
+unwinder_fn unwinder_load(const char **why);
+
+#endif
