@@ -4,7 +4,8 @@
  * capture with libunwind's unw_backtrace, loaded exactly as the shim loads
  * it (shim/unwinder.c: private, fd-free validation), against glibc's
  * backtrace(), from the same call site, rounds interleaved.  Not a test:
- * it prints medians and their ratio (README.md).
+ * it prints medians and their ratio (README.md), and what loading
+ * libunwind costs (once per process image: the shim's constructor).
  *
  * usage: stack-bench [--reps N] [--iters N] [--json]
  */
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	const char *why;
 	void *ip[FRAMES];
 	int json = 0;
-	double unw, glibc;
+	double unw, glibc, load_us;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -104,7 +105,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: --reps 1..%d, --iters >= 1\n", argv[0], MAXREPS);
 		return 2;
 	}
+	load_us = now_ns();
 	b.unw = unwinder_load(&why);
+	load_us = (now_ns() - load_us) / 1e3;
 	if (why) {
 		fprintf(stderr, "%s: %s\n", argv[0], why);
 		return 1;
@@ -115,8 +118,9 @@ int main(int argc, char **argv)
 	glibc = median(b.ns[1], b.reps);
 	if (json) {
 		printf("{\"frames\": %d, \"reps\": %d, \"iters\": %d, \"libunwind_ns\": %.1f, "
-		       "\"glibc_ns\": %.1f, \"glibc_over_libunwind\": %.2f}\n",
-		       FRAMES, b.reps, b.iters, unw, glibc, glibc / unw);
+		       "\"glibc_ns\": %.1f, \"glibc_over_libunwind\": %.2f, "
+		       "\"libunwind_load_us\": %.0f}\n",
+		       FRAMES, b.reps, b.iters, unw, glibc, glibc / unw, load_us);
 		return 0;
 	}
 	printf("stack capture, ns per %d-frame stack, median of %d rounds x %d\n",
@@ -126,5 +130,7 @@ int main(int argc, char **argv)
 	printf("  glibc backtrace()                              %8.1f  (%d frames)\n",
 	       glibc, b.frames[1]);
 	printf("  glibc/libunwind                                %8.2f\n", glibc / unw);
+	printf("libunwind dlopen + GOT redirect + first unwind: %.0f us (once per image)\n",
+	       load_us);
 	return 0;
 }
