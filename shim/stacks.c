@@ -6,7 +6,7 @@
  * Capture is libunwind's unw_backtrace, IPs only, from a private copy
  * that neither interposes the workload's symbols nor opens an fd
  * (unwinder.c says how).  If that copy cannot be had, glibc's backtrace()
- * (libgcc_s's unwinder, ~20x slower: bench/README.md) is the fallback;
+ * (libgcc_s's unwinder, 17-59x slower: bench/README.md) is the fallback;
  * a NOTE says which one each process uses.  The first unwind of either
  * maps memory (libunwind's caches, libgcc_s itself), so every caller
  * holds shim_busy and the constructor warms it up.  Callers also hold

@@ -82,6 +82,7 @@ static long probe_readable(const void *addr, size_t n)
 	return -1;
 }
 
+/* Six arguments read and forwarded whatever @nr takes, as syscall() does. */
 static long fake_syscall(long nr, ...)
 {
 	long a[6];
@@ -192,7 +193,7 @@ static unwinder_fn glibc_backtrace(void)
 
 	if (libc)
 		dlclose(libc);
-	return fn ? fn : backtrace;
+	return fn ? fn : backtrace;	/* no libc.so.6: a libc we do not know */
 }
 
 static unwinder_fn load(const char **why)
@@ -237,7 +238,7 @@ static unwinder_fn load(const char **why)
 	 */
 	(void)fn(ip, 4);
 	if (!pipe_faked) {
-		*why = LIBUNWIND " made no validation pipe through pipe2 (not 1.6-1.8?)";
+		*why = LIBUNWIND " made no validation pipe through pipe2 (another version?)";
 		return NULL;
 	}
 	*why = NULL;
