@@ -23,7 +23,8 @@
  * pipe2 hands out NO_FD, read on it answers like an empty non-blocking
  * pipe, close on it succeeds, and the SYS_write probe becomes a
  * process_vm_readv of the same byte from ourselves, which fails with
- * EFAULT exactly where write() would.  No fd is ever created.
+ * EFAULT where write() would (and on VM_IO/VM_PFNMAP mappings like
+ * [vvar], which hold no stack and no code).  No fd is ever created.
  */
 #include <dlfcn.h>
 #include <elf.h>
