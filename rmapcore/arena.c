@@ -179,9 +179,32 @@ int rmap_arena_create(const char *path, const struct rmap_arena_config *cfg, str
 	return err;
 }
 
+/* Allocate the shmem pages of [off, off + len) now, in the creator. */
+static void populate(struct rmap_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~4095ull;
+
+	(void)madvise((char *)a + start, align_up(off + len, 4096) - start, MADV_POPULATE_WRITE);
+}
+
 int rmap_arena_create_fd(int fd, const struct rmap_arena_config *cfg, struct rmap_arena **out)
 {
-	return arena_init_fd(fd, cfg, 0, out);
+	int err = arena_init_fd(fd, cfg, 0, out);
+	struct rmap_arena *a = *out;
+
+	/*
+	 * The hashes are hit at random: without this, the first pages keyed
+	 * into each 4 KiB of them allocate and zero a shmem page under a
+	 * traced process's reconciliation, until all 8 MiB (by default) have
+	 * been hit.  Allocated here once, later faults on them are minor and
+	 * mapped 16 at a time.  Best effort: before Linux 5.14 they fault.
+	 */
+	if (!err) {
+		populate(a, a->off_hash, ((uint64_t)a->hash_mask + 1) * sizeof(uint32_t));
+		populate(a, a->off_mapping_hash,
+			 ((uint64_t)a->mapping_hash_mask + 1) * sizeof(uint32_t));
+	}
+	return err;
 }
 
 int rmap_arena_attach_fd(int fd, struct rmap_arena **out)
