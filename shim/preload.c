@@ -337,6 +337,7 @@ __attribute__((constructor)) static void shim_init(void)
 	find_self();
 	shim.pid = getpid();
 	shim.ppid = getppid();
+	shim_oracle_budget_start(0);
 	shim_env_save(lib_path[0] ? lib_path : NULL);
 	err = attach_run(first);
 	if (err) {
