@@ -158,7 +158,8 @@ static int create_arena(struct run *r, const struct rmap_arena_config *cfg)
 	r->arena_fd = memfd_create("rmapshim-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (r->arena_fd < 0)
 		return errno == ENOSYS || errno == EINVAL ? -ENOSYS : -errno;
-	err = rmap_arena_create_fd(r->arena_fd, cfg, &r->arena);
+	/* Only processes that may ptrace us can open it through /proc anyway. */
+	err = fchmod(r->arena_fd, 0600) ? -errno : rmap_arena_create_fd(r->arena_fd, cfg, &r->arena);
 	if (!err && fcntl(r->arena_fd, F_ADD_SEALS,
 			  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
 		err = -errno;
