@@ -336,7 +336,7 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 		shim_log_proc(RLOG_PROC_START, child, shim.pid, cmm, shim.mm,
 			      RLOG_HOW_FORK, shim.exe);
 		if (shim.cfg.verify != SHIM_VERIFY_OFF)
-			shim_oracle_implicit("fork");
+			shim_oracle_implicit("fork", 0);
 	}
 	shim_leave();
 }
@@ -373,7 +373,7 @@ void shim_exit(int status, uint32_t how)
 	if (shim.cfg.verify == SHIM_VERIFY_FULL)
 		reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_EXIT);
 	if (shim.cfg.verify != SHIM_VERIFY_OFF)
-		shim_oracle_implicit("exit");
+		shim_oracle_implicit("exit", 1);
 	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, shim_stack());
 	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, shim.mm, RMAP_CAUSE_EXIT));
 	shim_op_end(&o);

@@ -344,34 +344,34 @@ static void check(struct tally *t, struct keys *ks, int explicit_cp)
  * time): this process's implicit checks may take BUDGET_DIV-th of its life
  * so far, the next one estimated at the last one's cost.  A fork child
  * starts a budget of its own (a forkstorm child lives ~100 us, its exit
- * check cost ~60 us: skipped).  A process image that did not come from a
- * fork (the root, an exec) always has its first check, so a short program
- * is still judged once.  --verify=full checks everywhere.
+ * check costs ~60 us: skipped).  The exit of a process image that did not
+ * come from a fork (the root, an exec) is always checked, so every program
+ * is judged at least once whatever the load.  --verify=full checks
+ * everywhere.
  */
 #define BUDGET_DIV	20
 static struct {
 	uint64_t t0, spent, last;
-	int checked;
+	int image;			/* not a fork child */
 } budget;
 
 void shim_oracle_budget_start(int fork_child)
 {
 	budget.t0 = rlog_now_ns();
 	budget.spent = 0;
-	budget.checked = fork_child;
+	budget.image = !fork_child;
 }
 
-void shim_oracle_implicit(const char *label)
+void shim_oracle_implicit(const char *label, int at_exit)
 {
 	uint64_t t0 = rlog_now_ns();
 
-	if (shim.cfg.verify == SHIM_VERIFY_SAMPLED && budget.checked &&
+	if (shim.cfg.verify == SHIM_VERIFY_SAMPLED && !(at_exit && budget.image) &&
 	    (budget.spent + budget.last) * BUDGET_DIV > t0 - budget.t0)
 		return;
 	shim_oracle(label, 0);
 	budget.last = rlog_now_ns() - t0;
 	budget.spent += budget.last;
-	budget.checked = 1;
 }
 
 void shim_oracle(const char *label, int explicit_cp)
