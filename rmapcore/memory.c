@@ -8,8 +8,6 @@
  * Page tables are a 4-level radix tree of 512-entry nodes per mm, all
  * accessed under that mm's page_table_lock.
  */
-#include <sys/mman.h>
-
 #include "internal.h"
 
 #define PT_LEVELS	4
@@ -510,85 +508,12 @@ static rmap_vma_t dup_vma(struct rmap_arena *a, rmap_mm_t child, rmap_vma_t pv, 
 	return n;
 }
 
-/*
- * Prefaulting a big teardown.  A fork child tears down page tables and
- * struct pages its parent wrote: MAP_SHARED ptes are not copied by fork,
- * so without this every arena page it touches is a fault of its own.
- * Runs of arena addresses (nodes and struct pages are mostly allocated in
- * address order) are mapped in one madvise each; small gaps are bridged.
- * A hint only: entries are read racily, the teardown re-reads them.
- */
-#define PREFAULT_MIN_RSS	2048	/* pages; below, a few faults are cheaper */
-#define PREFAULT_GAP		(4 * 4096ull)
-
-struct prefault {
-	uintptr_t lo, hi;		/* pending run, page-aligned */
-};
-
-static void prefault_flush(struct prefault *pf)
-{
-	if (pf->hi > pf->lo)
-		(void)madvise((void *)pf->lo, pf->hi - pf->lo, MADV_POPULATE_READ);
-	pf->lo = pf->hi = 0;
-}
-
-static void prefault_add(struct prefault *pf, const void *obj, size_t len)
-{
-	uintptr_t lo = (uintptr_t)obj & ~4095ul, hi = ((uintptr_t)obj + len + 4095) & ~4095ul;
-
-	if (pf->hi && lo >= pf->lo && lo <= pf->hi + PREFAULT_GAP) {
-		if (hi > pf->hi)
-			pf->hi = hi;
-		return;
-	}
-	prefault_flush(pf);
-	pf->lo = lo;
-	pf->hi = hi;
-}
-
-/* The nodes below @node first (the walk reads them), then their struct pages. */
-static void prefault_level(struct rmap_arena *a, uint32_t node, int level, struct prefault *pf)
-{
-	const struct pt_node *n = PTN(a, node);
-
-	if (level == 0) {
-		for (unsigned i = 0; i < PTRS_PER_NODE; i++) {
-			uint64_t e = LOAD(&n->e[i]);
-			if (pte_kind(e) == RMAP_PTE_PRESENT && valid_index(a, POOL_PAGES, (uint32_t)pte_payload(e)))
-				prefault_add(pf, PG(a, (rmap_page_t)pte_payload(e)), sizeof(struct page));
-		}
-		return;
-	}
-	for (unsigned i = 0; i < PTRS_PER_NODE; i++) {
-		uint32_t c = (uint32_t)LOAD(&n->e[i]);
-		if (valid_index(a, POOL_PT_NODES, c))
-			prefault_add(pf, PTN(a, c), sizeof(struct pt_node));
-	}
-	prefault_flush(pf);
-	for (unsigned i = 0; i < PTRS_PER_NODE; i++) {
-		uint32_t c = (uint32_t)LOAD(&n->e[i]);
-		if (valid_index(a, POOL_PT_NODES, c))
-			prefault_level(a, c, level - 1, pf);
-	}
-}
-
-static void prefault_teardown(struct rmap_arena *a, struct mm_struct *m)
-{
-	struct prefault pf = { 0, 0 };
-
-	if (LOAD(&m->rss) < PREFAULT_MIN_RSS || !m->pgd)
-		return;
-	prefault_level(a, m->pgd, PT_LEVELS - 1, &pf);
-	prefault_flush(&pf);
-}
-
 /* exit_mmap's work, for a live mm or a dup_mmap child that failed half-way. */
 static void mm_teardown(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause)
 {
 	struct mm_struct *m = MM(a, mm);
 	rmap_vma_t v, next;
 
-	prefault_teardown(a, m);
 	set_current_op(cause, mm, 0);
 	for (v = m->mmap; v; v = VMA(a, v)->vm_next)
 		zap_pte_range(a, mm, VMA(a, v)->vm_start, VMA(a, v)->vm_end);
