@@ -190,7 +190,7 @@ static void populate(struct rmap_arena *a, uint64_t off, uint64_t len)
 int rmap_arena_create_fd(int fd, const struct rmap_arena_config *cfg, struct rmap_arena **out)
 {
 	int err = arena_init_fd(fd, cfg, 0, out);
-	struct rmap_arena *a = *out;
+	struct rmap_arena *a = err ? NULL : *out;
 
 	/*
 	 * The hashes are hit at random: without this, the first pages keyed
@@ -199,7 +199,7 @@ int rmap_arena_create_fd(int fd, const struct rmap_arena_config *cfg, struct rma
 	 * been hit.  Allocated here once, later faults on them are minor and
 	 * mapped 16 at a time.  Best effort: before Linux 5.14 they fault.
 	 */
-	if (!err) {
+	if (a) {
 		populate(a, a->off_hash, ((uint64_t)a->hash_mask + 1) * sizeof(uint32_t));
 		populate(a, a->off_mapping_hash,
 			 ((uint64_t)a->mapping_hash_mask + 1) * sizeof(uint32_t));

@@ -178,7 +178,7 @@ static int attach_memfd_arena(const char *spec)
 	if (afd < 0)
 		return -errno;
 	if (fstat(afd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
-		err = -EPERM;
+		err = -EACCES;
 	else
 		err = rmap_arena_attach_fd(afd, &shim.arena);
 	if (!err) {

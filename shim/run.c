@@ -5,11 +5,12 @@
  * Built from run.c, runopts.c and runshadow.c.
  *
  * What it does, in order: make the run directory, create the log in it and
- * the arena (a memfd of this process), point LD_PRELOAD and the RMAPSHIM_* variables at them, fork and
- * exec CMD, then wait for the whole tree as a child subreaper while passing
- * signals on, reaping the shadow mms of processes that died without running
- * their exit code and (--reclaim) running the shadow vmscan.  At the end it
- * checks the invariants and writes the run's totals (RLOG_RUN_END).
+ * the arena (a memfd of this process), point LD_PRELOAD and the RMAPSHIM_*
+ * variables at them, fork and exec CMD, then wait for the whole tree as a
+ * child subreaper while passing signals on, reaping the shadow mms of
+ * processes that died without running their exit code and (--reclaim)
+ * running the shadow vmscan.  At the end it checks the invariants and
+ * writes the run's totals (RLOG_RUN_END).
  */
 #include "mmsem.h"
 #include "run.h"
@@ -172,7 +173,7 @@ static int create_arena(struct run *r, const struct rmap_arena_config *cfg)
 	return err;
 }
 
-/* Arena and log inside the run directory; failing either means untraced. */
+/* Log in the run directory, arena in a memfd; failing either means untraced. */
 static void create_state(struct run *r, uint32_t nseg)
 {
 	struct rmap_arena_config cfg;
@@ -199,8 +200,8 @@ static void create_state(struct run *r, uint32_t nseg)
 		err = rmap_arena_create(path, &cfg, &r->arena);
 	}
 	if (err) {
-		run_warn(r, "cannot create the arena in %s (%s): running the "
-			 "command untraced", r->dir, strerror(-err));
+		run_warn(r, "cannot create the arena (%s): running the command "
+			 "untraced", strerror(-err));
 		r->arena = NULL;
 		return;
 	}
@@ -352,7 +353,7 @@ static int set_environment(struct run *r)
 	} else {
 		setenv("LD_PRELOAD", shim, 1);
 	}
-	/* The preload finds the arena and the log by their fixed names in it. */
+	/* The preload finds the log by its fixed name in it, the arena memfd here. */
 	setenv(RMAPSHIM_ENV_OUT, r->dir, 1);
 	if (r->arena_fd >= 0) {
 		char arena[48];
