@@ -119,39 +119,34 @@ static int config_valid(const struct rmap_arena_config *cfg)
 	       cfg->max_pages < (1u << 30) && cfg->max_vmas < (1u << 30) && cfg->max_pt_nodes < (1u << 30);
 }
 
-int rmap_arena_create(const char *path, const struct rmap_arena_config *cfg, struct rmap_arena **out)
+/*
+ * Size @fd for @cfg, map it and write the header.  @reserve: fallocate the
+ * blocks (a file on a filesystem); a memfd is only sized (shmem allocates
+ * at first touch and fails like anonymous memory, never with SIGBUS).
+ */
+static int arena_init_fd(int fd, const struct rmap_arena_config *cfg, int reserve,
+			 struct rmap_arena **out)
 {
 	struct rmap_arena h, *a;
 	uint64_t size;
-	int fd, err;
 
-	if (!path || !cfg || !out || !config_valid(cfg))
+	if (!cfg || !out || !config_valid(cfg))
 		return -EINVAL;
 	memset(&h, 0, sizeof(h));
 	size = layout(&h, cfg);
-	fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
 	/*
 	 * Reserve the blocks now: a store into a page of a sparse MAP_SHARED
 	 * file that the filesystem cannot back raises SIGBUS in whichever
 	 * traced process touches it.  Filesystems without fallocate get a
 	 * sparse file (docs/rmapcore.md says so).
 	 */
-	if (fallocate(fd, 0, 0, (off_t)size) != 0 &&
-	    (errno != EOPNOTSUPP || ftruncate(fd, (off_t)size) != 0)) {
-		err = -errno;
-		close(fd);
-		unlink(path);
-		return err;
-	}
+	if (reserve ? fallocate(fd, 0, 0, (off_t)size) != 0 &&
+		      (errno != EOPNOTSUPP || ftruncate(fd, (off_t)size) != 0)
+		    : ftruncate(fd, (off_t)size) != 0)
+		return -errno;
 	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	err = a == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (err) {
-		unlink(path);
-		return err;
-	}
+	if (a == MAP_FAILED)
+		return -errno;
 	h.version = RMAP_VERSION;
 	h.mode = cfg->mode;
 	h.size = size;
@@ -166,6 +161,50 @@ int rmap_arena_create(const char *path, const struct rmap_arena_config *cfg, str
 	__atomic_store_n((uint64_t *)(void *)a->magic, magic, __ATOMIC_RELEASE);
 	*out = a;
 	return 0;
+}
+
+int rmap_arena_create(const char *path, const struct rmap_arena_config *cfg, struct rmap_arena **out)
+{
+	int fd, err;
+
+	if (!path || !cfg || !out || !config_valid(cfg))
+		return -EINVAL;
+	fd = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = arena_init_fd(fd, cfg, 1, out);
+	close(fd);
+	if (err)
+		unlink(path);
+	return err;
+}
+
+/* Allocate the shmem pages of [off, off + len) now, in the creator. */
+static void populate(struct rmap_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~4095ull;
+
+	(void)madvise((char *)a + start, align_up(off + len, 4096) - start, MADV_POPULATE_WRITE);
+}
+
+int rmap_arena_create_fd(int fd, const struct rmap_arena_config *cfg, struct rmap_arena **out)
+{
+	int err = arena_init_fd(fd, cfg, 0, out);
+	struct rmap_arena *a = err ? NULL : *out;
+
+	/*
+	 * The hashes are hit at random: without this, the first pages keyed
+	 * into each 4 KiB of them allocate and zero a shmem page under a
+	 * traced process's reconciliation, until all 8 MiB (by default) have
+	 * been hit.  Allocated here once, later faults on them are minor and
+	 * mapped 16 at a time.  Best effort: before Linux 5.14 they fault.
+	 */
+	if (a) {
+		populate(a, a->off_hash, ((uint64_t)a->hash_mask + 1) * sizeof(uint32_t));
+		populate(a, a->off_mapping_hash,
+			 ((uint64_t)a->mapping_hash_mask + 1) * sizeof(uint32_t));
+	}
+	return err;
 }
 
 int rmap_arena_attach_fd(int fd, struct rmap_arena **out)

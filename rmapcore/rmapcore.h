@@ -99,6 +99,12 @@ void rmap_arena_default_config(struct rmap_arena_config *cfg);
  */
 int rmap_arena_create(const char *path, const struct rmap_arena_config *cfg,
 		      struct rmap_arena **out);
+/*
+ * rmap_arena_create_fd - the same in an empty file already open read-write
+ * (a memfd: sized, not fallocated); the caller keeps or closes @fd.
+ */
+int rmap_arena_create_fd(int fd, const struct rmap_arena_config *cfg,
+			 struct rmap_arena **out);
 /* rmap_arena_attach - map an existing arena (after fork+exec, or a reader). */
 int rmap_arena_attach(const char *path, struct rmap_arena **out);
 /* Same, from an open fd (the fd may be closed afterwards). */

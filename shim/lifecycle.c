@@ -148,6 +148,7 @@ void shim_fork_child(int dup_pending)
 	shim.pending_ppid = dup_pending ? shim.ppid : 0;
 	pthread_mutex_init(&shim.mm_lock, NULL);
 	shim_busy = 0;
+	shim_oracle_budget_start(1);
 	t_fork_held = 0;
 	t_locked_mm = 0;		/* the parent's thread owns that slot */
 	shim_fork_wrapped = 0;
@@ -335,7 +336,7 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 		shim_log_proc(RLOG_PROC_START, child, shim.pid, cmm, shim.mm,
 			      RLOG_HOW_FORK, shim.exe);
 		if (shim.cfg.verify != SHIM_VERIFY_OFF)
-			shim_oracle("fork", 0);
+			shim_oracle_implicit("fork", 0);
 	}
 	shim_leave();
 }
@@ -372,7 +373,7 @@ void shim_exit(int status, uint32_t how)
 	if (shim.cfg.verify == SHIM_VERIFY_FULL)
 		reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_EXIT);
 	if (shim.cfg.verify != SHIM_VERIFY_OFF)
-		shim_oracle("exit", 0);
+		shim_oracle_implicit("exit", 1);
 	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, shim_stack());
 	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, shim.mm, RMAP_CAUSE_EXIT));
 	shim_op_end(&o);

@@ -157,9 +157,42 @@ static int check_run_dir(const char *dir, const char *arena, int first)
 	return -EPERM;
 }
 
+/*
+ * rmapshim-run's arena: its memfd, reopened through /proc/<pid>/fd/<fd>
+ * (a magic link: no O_NOFOLLOW) and closed once mapped, so the workload
+ * keeps no fd.  Only a regular file of ours is attached.
+ */
+static int attach_memfd_arena(const char *spec)
+{
+	char path[64], *end;
+	long pid, fd;
+	struct stat st;
+	int afd, err;
+
+	pid = strtol(spec, &end, 10);
+	fd = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+	if (*end || pid <= 0 || fd < 0 || pid > INT_MAX || fd > INT_MAX)
+		bad_value(RMAPSHIM_ENV_ARENA, "expected <pid>:<fd> (set by rmapshim run)");
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", pid, fd);
+	afd = open(path, O_RDWR | O_CLOEXEC);
+	if (afd < 0)
+		return -errno;
+	if (fstat(afd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		err = -EACCES;
+	else
+		err = rmap_arena_attach_fd(afd, &shim.arena);
+	if (!err) {
+		shim.arena_id.dev = st.st_dev;
+		shim.arena_id.ino = st.st_ino;
+	}
+	close(afd);
+	return err;
+}
+
 static int attach_run(int first)
 {
 	const char *dir = getenv(RMAPSHIM_ENV_OUT);
+	const char *memfd = getenv(RMAPSHIM_ENV_ARENA);
 	char arena[PATH_MAX], log[PATH_MAX];
 	int err;
 
@@ -170,14 +203,15 @@ static int attach_run(int first)
 	err = check_run_dir(dir, arena, first);
 	if (err)
 		return err;
-	err = rmap_arena_attach(arena, &shim.arena);
-	if (err == -ENOENT)
+	err = memfd ? attach_memfd_arena(memfd) : rmap_arena_attach(arena, &shim.arena);
+	if (err == -ENOENT && !memfd)
 		err = create_run(arena, log);
 	else if (!err)
 		err = rlog_attach(log, &shim.log);
 	if (err)
 		return err;
-	file_id(arena, &shim.arena_id);
+	if (!memfd)
+		file_id(arena, &shim.arena_id);
 	file_id(log, &shim.log_id);
 	if (shim_mmsem_attach(dir, &shim.mmsem_id))
 		rlog_note(shim.log, getpid(), RLOG_NOTE_WARN,
@@ -303,6 +337,7 @@ __attribute__((constructor)) static void shim_init(void)
 	find_self();
 	shim.pid = getpid();
 	shim.ppid = getppid();
+	shim_oracle_budget_start(0);
 	shim_env_save(lib_path[0] ? lib_path : NULL);
 	err = attach_run(first);
 	if (err) {

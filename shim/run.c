@@ -4,12 +4,13 @@
  *
  * Built from run.c, runopts.c and runshadow.c.
  *
- * What it does, in order: make the run directory, create the arena and the
- * log in it, point LD_PRELOAD and the RMAPSHIM_* variables at them, fork and
- * exec CMD, then wait for the whole tree as a child subreaper while passing
- * signals on, reaping the shadow mms of processes that died without running
- * their exit code and (--reclaim) running the shadow vmscan.  At the end it
- * checks the invariants and writes the run's totals (RLOG_RUN_END).
+ * What it does, in order: make the run directory, create the log in it and
+ * the arena (a memfd of this process), point LD_PRELOAD and the RMAPSHIM_*
+ * variables at them, fork and exec CMD, then wait for the whole tree as a
+ * child subreaper while passing signals on, reaping the shadow mms of
+ * processes that died without running their exit code and (--reclaim)
+ * running the shadow vmscan.  At the end it checks the invariants and
+ * writes the run's totals (RLOG_RUN_END).
  */
 #include "mmsem.h"
 #include "run.h"
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -142,7 +144,36 @@ static int log_geometry(uint32_t *nseg)
 	return 0;
 }
 
-/* Arena and log inside the run directory; failing either means untraced. */
+/*
+ * The arena in a memfd that only this process holds (MFD_CLOEXEC: the
+ * workload opens its own fd through /proc/<us>/fd/N and closes it once
+ * mapped).  tmpfs pages instead of the run directory's filesystem: no
+ * page_mkwrite, no writeback re-protecting them, read faults mapped 16 at
+ * a time (bench/README.md).  Sealed at its size: a stray ftruncate in the
+ * workload cannot SIGBUS the tree.  -ENOSYS: no memfd, use a file.
+ */
+static int create_arena(struct run *r, const struct rmap_arena_config *cfg)
+{
+	int err;
+
+	r->arena_fd = memfd_create("rmapshim-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (r->arena_fd < 0)
+		return errno == ENOSYS || errno == EINVAL ? -ENOSYS : -errno;
+	/* Only processes that may ptrace us can open it through /proc anyway. */
+	err = fchmod(r->arena_fd, 0600) ? -errno : rmap_arena_create_fd(r->arena_fd, cfg, &r->arena);
+	if (!err && fcntl(r->arena_fd, F_ADD_SEALS,
+			  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+		err = -errno;
+	if (err) {
+		rmap_arena_detach(r->arena);
+		r->arena = NULL;
+		close(r->arena_fd);
+		r->arena_fd = -1;
+	}
+	return err;
+}
+
+/* Log in the run directory, arena in a memfd; failing either means untraced. */
 static void create_state(struct run *r, uint32_t nseg)
 {
 	struct rmap_arena_config cfg;
@@ -162,12 +193,15 @@ static void create_state(struct run *r, uint32_t nseg)
 	cfg.mode = r->o.mode;
 	if (r->o.arena_pages)
 		cfg.max_pages = r->o.arena_pages;
-	/* The arena API takes a path: reach the directory through its fd. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/" RMAPSHIM_ARENA_NAME, r->dirfd);
-	err = rmap_arena_create(path, &cfg, &r->arena);
+	err = create_arena(r, &cfg);
+	if (err == -ENOSYS) {
+		/* The arena API takes a path: reach the directory through its fd. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/" RMAPSHIM_ARENA_NAME, r->dirfd);
+		err = rmap_arena_create(path, &cfg, &r->arena);
+	}
 	if (err) {
-		run_warn(r, "cannot create the arena in %s (%s): running the "
-			 "command untraced", r->dir, strerror(-err));
+		run_warn(r, "cannot create the arena (%s): running the command "
+			 "untraced", strerror(-err));
 		r->arena = NULL;
 		return;
 	}
@@ -319,8 +353,14 @@ static int set_environment(struct run *r)
 	} else {
 		setenv("LD_PRELOAD", shim, 1);
 	}
-	/* The preload finds the arena and the log by their fixed names in it. */
+	/* The preload finds the log by its fixed name in it, the arena memfd here. */
 	setenv(RMAPSHIM_ENV_OUT, r->dir, 1);
+	if (r->arena_fd >= 0) {
+		char arena[48];
+
+		snprintf(arena, sizeof(arena), "%d:%d", (int)r->self, r->arena_fd);
+		setenv(RMAPSHIM_ENV_ARENA, arena, 1);
+	}
 	setenv_u(RMAPSHIM_ENV_STACKS, r->o.stacks);
 	setenv(RMAPSHIM_ENV_EVENTS, run_events_name(r->o.events), 1);
 	setenv(RMAPSHIM_ENV_VERIFY, run_verify_name(r->o.verify), 1);
@@ -486,6 +526,8 @@ static void release(struct run *r)
 			RMAPSHIM_LOG_NAME, strerror(-err));
 	if (r->arena)
 		rmap_arena_detach(r->arena);
+	if (r->arena_fd >= 0)
+		close(r->arena_fd);
 	close(r->dirfd);
 	free(r->waited);
 	free(r->suspect);
@@ -493,7 +535,7 @@ static void release(struct run *r)
 
 int main(int argc, char **argv)
 {
-	struct run r = { .dirfd = -1 };
+	struct run r = { .dirfd = -1, .arena_fd = -1 };
 	sigset_t set, orig;
 	uint32_t nseg;
 	int err, status;

@@ -29,6 +29,7 @@ struct run {
 	int dirfd;
 	char dir[PATH_MAX];		/* absolute, as the children see it */
 	struct rmap_arena *arena;	/* NULL: running untraced */
+	int arena_fd;			/* its memfd (-1: a file in dir) */
 	struct rlog *log;		/* NULL: no log at all */
 	int traced;			/* LD_PRELOAD set for CMD */
 	pid_t self, child;

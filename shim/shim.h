@@ -173,6 +173,10 @@ int shim_read_maps(pid_t pid, uint64_t lo, uint64_t hi, shim_maps_fn fn,
 
 /* Compare; @explicit_cp: every page of every live mm after reconciling all. */
 void shim_oracle(const char *label, int explicit_cp);
+/* An implicit checkpoint (fork, exit), within this process's time budget. */
+void shim_oracle_implicit(const char *label, int at_exit);
+/* A new process: a fork child (@fork_child) or a new image. */
+void shim_oracle_budget_start(int fork_child);
 
 /* ---- small helpers (lifecycle.c) ---- */
 char *shim_utoa(char *dst, uint64_t v);	/* returns the end (no NUL) */

@@ -4,9 +4,10 @@
  * running LD_PRELOAD by hand) and librmapshim.so.  docs/shim.md documents
  * every variable for users; this header is the one place the names live.
  *
- * The run directory holds the arena and the log under fixed names, so one
- * variable locates both and the preload never takes a file path from
- * anywhere else.
+ * The run directory holds the log (and, by hand, the arena) under fixed
+ * names, so one variable locates them and the preload never takes a file
+ * path from anywhere else.  Under rmapshim-run the arena is a memfd of the
+ * supervisor, reached as /proc/<pid>/fd/<fd>: tmpfs pages, no file.
  */
 #ifndef RMAPSHIM_SHIMENV_H
 #define RMAPSHIM_SHIMENV_H
@@ -18,6 +19,7 @@
 #define RMAPSHIM_ENV_SAMPLE_MS	"RMAPSHIM_SAMPLE_MS"	/* periodic whole-mm reconciliation, 0 = off */
 #define RMAPSHIM_ENV_VERIFY	"RMAPSHIM_VERIFY"	/* off | sampled | full */
 #define RMAPSHIM_ENV_LOCKWAIT_NS "RMAPSHIM_LOCKWAIT_NS"	/* log lock waits longer than this (default 20000) */
+#define RMAPSHIM_ENV_ARENA	"RMAPSHIM_ARENA"	/* internal: "<pid>:<fd>" of rmapshim-run's memfd arena */
 #define RMAPSHIM_ENV_PARENT	"RMAPSHIM_PARENT"	/* internal: "<pid>:<mm>" of the process that exec'd */
 
 #define RMAPSHIM_ARENA_NAME	"arena"		/* $RMAPSHIM_OUT/arena */

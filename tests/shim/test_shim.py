@@ -203,6 +203,36 @@ def case_reclaim_oracle():
     check(sum(o["not_compared"] for o in oracles) > 0, "reclaim: reclaimed nothing")
 
 
+def case_oracle_budget():
+    """Implicit checkpoints within issue 3's <= 5% budget: --verify=full
+    checks after every fork and at every exit; by default a process image
+    that did not come from a fork (forkstorm's root) is checked at exit
+    whatever the load, and what is checked agrees."""
+    n = 30
+    cmd = [os.path.join(EX, "forkstorm"), "-n", str(n), "-m", "1"]
+
+    def implicit(log):
+        return [o for o in log.oracles() if not o["explicit"]]
+
+    log = traced(cmd, "forkstorm --verify=full", opts=["--verify=full"])
+    procs = log.counts()["PROC_START"]  # the root and every fork child
+    full = implicit(log)
+    forks = sum(o["label"] == "fork" for o in full)
+    exits = sum(o["label"] == "exit" for o in full)
+    check(procs > n and forks == procs - 1 and exits == procs,
+          "verify=full: %d fork and %d exit checkpoints for %d processes"
+          % (forks, exits, procs))
+    dflt = implicit(traced(cmd, "forkstorm"))
+    # Nothing is spent before the first one: the root's first fork is checked.
+    roots = {o["pid"] for o in dflt if o["label"] == "fork"}
+    check(len(roots) == 1 and any(o["label"] == "exit" and o["pid"] in roots for o in dflt),
+          "default: the root's exit was not checked: %s" % dflt)
+    check(not any(o["mismatched"] for o in full + dflt),
+          "implicit checkpoints mismatched: %s" % [o for o in full + dflt if o["mismatched"]])
+    print("oracle budget: %d implicit checkpoints by default, %d with --verify=full"
+          % (len(dflt), len(full)))
+
+
 def case_preload_only():
     """LD_PRELOAD + RMAPSHIM_OUT without the supervisor, and bad variables."""
     top = tempfile.mkdtemp(prefix="shimpre.")
