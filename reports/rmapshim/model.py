@@ -132,9 +132,16 @@ class Run:
         return sorted(p.pid for p in self.processes.values() if p.end_ns is None)
 
     def shadow_cost(self):
+        # The page-weighted median of each operation's ns/page, not sum/sum:
+        # one fork preempted on a loaded machine would otherwise decide it.
         def per_page(items):
-            pages = sum(i.pages for i in items)
-            return round(sum(i.rmap_ns for i in items) / pages, 3) if pages else None
+            items = sorted((i for i in items if i.pages), key=lambda i: i.rmap_ns / i.pages)
+            half, seen = sum(i.pages for i in items) / 2, 0
+            for i in items:
+                seen += i.pages
+                if seen >= half:
+                    return round(i.rmap_ns / i.pages, 3)
+            return None
         return per_page(self.forks), per_page([e for e in self.exits if e.pages])
 
     def stack_of(self, pid, sid):
