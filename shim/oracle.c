@@ -216,10 +216,12 @@ static void log_oracle(const struct tally *t, const char *label, int explicit_cp
  */
 static void reconcile_tree(void)
 {
-	for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m; m = rmap_mm_next(shim.arena, m))
-		if (rmap_mm_pid(shim.arena, m) != shim.pid)
-			(void)shim_reconcile_other(m, rmap_mm_pid(shim.arena, m),
-						   RLOG_OP_RECONCILE);
+	for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m; m = rmap_mm_next(shim.arena, m)) {
+		pid_t pid = rmap_mm_pid(shim.arena, m);
+
+		if (pid != shim.pid)
+			(void)shim_reconcile_other(m, pid, RLOG_OP_RECONCILE);
+	}
 }
 
 /*

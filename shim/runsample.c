@@ -74,14 +74,13 @@ static void *sample_thread(void *arg)
 
 	shim_events_thread_init();
 	/* MS from the end of one sample: a slow one delays, never bunches, the next. */
-	do {
+	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &next);
 		run_tick_add(&next, (long)r->o.sample_ms * 1000000L);
 		if (run_wait_tick(r, &next))
-			break;
+			return NULL;
 		sample_tree(r);
-	} while (1);
-	return NULL;
+	}
 }
 
 void run_start_sample(struct run *r)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runshadow.c - what the supervisor itself does to the shadow rmap: the
- * shadow vmscan thread (--reclaim; the --sample-ms thread is runsample.c's),
- * exit_mmap for processes that died
+ * shadow vmscan thread (--reclaim) and the stop condition every supervisor
+ * thread waits on (runsample.c's too), exit_mmap for processes that died
  * without running their exit code, and the end-of-run totals (invariant
  * check, lock_stat, RLOG_RUN_END, the end line).
  */
@@ -106,7 +106,6 @@ static void sink_end(struct sup_sink *s)
 
 #define RECLAIM_TICK_NS	(10 * 1000000L)
 
-/* Sleep until @deadline; returns 1 if asked to stop meanwhile. */
 int run_wait_tick(struct run *r, const struct timespec *deadline)
 {
 	int stop;
