@@ -19,7 +19,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -44,14 +43,12 @@ static void file_id_at(int dirfd, const char *name, int fd, struct rmap_file_id 
 
 static void become_shim(struct run *r)
 {
-	const char *lw = getenv(RMAPSHIM_ENV_LOCKWAIT_NS);
-
 	shim.pid = r->self;
 	shim.arena = r->arena;
 	shim.log = r->log;
 	shim.cfg.events_pages = r->o.events == RUN_EVENTS_PAGES;
-	shim.cfg.lockwait_ns = lw && *lw ? strtoull(lw, NULL, 10)
-				: RMAPSHIM_LOCKWAIT_DEFAULT_NS;
+	/* RMAPSHIM_LOCKWAIT_NS is the workload's (validated by the preload). */
+	shim.cfg.lockwait_ns = RMAPSHIM_LOCKWAIT_DEFAULT_NS;
 	file_id_at(r->dirfd, RMAPSHIM_ARENA_NAME, r->arena_fd, &shim.arena_id);
 	file_id_at(r->dirfd, RMAPSHIM_LOG_NAME, -1, &shim.log_id);
 	shim.mmsem_id = r->mmsem_id;
