@@ -33,28 +33,6 @@ static __thread int t_sigs_blocked;
 #define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
 static __thread uint64_t t_fork_t0;
 
-char *shim_utoa(char *dst, uint64_t v)
-{
-	char tmp[24];
-	int n = 0;
-
-	do {
-		tmp[n++] = '0' + v % 10;
-		v /= 10;
-	} while (v);
-	while (n)
-		*dst++ = tmp[--n];
-	return dst;
-}
-
-void shim_say(const char *msg)
-{
-	size_t n = strlen(msg);
-
-	if (write(2, msg, n) == (ssize_t)n)
-		(void)!write(2, "\n", 1);
-}
-
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
 		   rmap_mm_t parent_mm, uint32_t how, const char *exe)
 {

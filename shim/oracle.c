@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -211,30 +210,17 @@ static void log_oracle(const struct tally *t, const char *label, int explicit_cp
 	rlog_commit(shim.log, o);
 }
 
-/* Reconcile every other live mm of the tree on its owner's behalf. */
+/*
+ * Reconcile every other live mm of the tree on its owner's behalf.  One
+ * busy in its own operation or checkpoint is compared as it is.
+ */
 static void reconcile_tree(void)
 {
-	rmap_mm_t m = 0, next;
-
-	for (m = rmap_mm_next(shim.arena, 0); m; m = next) {
+	for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m; m = rmap_mm_next(shim.arena, m)) {
 		pid_t pid = rmap_mm_pid(shim.arena, m);
-		struct shim_op o;
 
-		next = rmap_mm_next(shim.arena, m);
-		if (pid == shim.pid)
-			continue;
-		/* Gone without our exit path (SIGKILL): the supervisor reaps it. */
-		if (kill(pid, 0) && errno == ESRCH)
-			continue;
-		/* Busy in its own operation or checkpoint: compare it as it is. */
-		if (!shim_mmsem_trylock(m))
-			continue;
-		shim_op_begin(&o, RLOG_OP_RECONCILE, RMAP_CAUSE_NONE, 0);
-		o.pid = pid;
-		o.mm = m;
-		(void)shim_reconcile(&o, pid, m, SHIM_ALL_LO, SHIM_ALL_HI, SHIM_RECON_PAGES);
-		shim_op_end(&o);
-		shim_mmsem_unlock(m);
+		if (pid != shim.pid)
+			(void)shim_reconcile_other(m, pid, RLOG_OP_RECONCILE);
 	}
 }
 

@@ -72,7 +72,7 @@ static void read_config(void)
 	shim.cfg.events_pages = env_choice(RMAPSHIM_ENV_EVENTS, events, 0);
 	shim.cfg.sample_ms = env_uint(RMAPSHIM_ENV_SAMPLE_MS, 0, 3600000);
 	shim.cfg.verify = env_choice(RMAPSHIM_ENV_VERIFY, verify, SHIM_VERIFY_SAMPLED);
-	shim.cfg.lockwait_ns = env_uint(RMAPSHIM_ENV_LOCKWAIT_NS, 20000, UINT64_MAX);
+	shim.cfg.lockwait_ns = env_uint(RMAPSHIM_ENV_LOCKWAIT_NS, RMAPSHIM_LOCKWAIT_DEFAULT_NS, UINT64_MAX);
 }
 
 static int file_id(const char *path, struct rmap_file_id *id)

@@ -2,14 +2,16 @@
 /*
  * run.c - rmapshim-run, the supervisor behind `rmapshim run`.
  *
- * Built from run.c, runopts.c and runshadow.c.
+ * Built from run.c, runopts.c, runshadow.c and runsample.c, with the
+ * preload's reconciliation code (onbehalf.c and what it calls).
  *
  * What it does, in order: make the run directory, create the log in it and
  * the arena (a memfd of this process), point LD_PRELOAD and the RMAPSHIM_*
  * variables at them, fork and exec CMD, then wait for the whole tree as a
  * child subreaper while passing signals on, reaping the shadow mms of
- * processes that died without running their exit code and (--reclaim)
- * running the shadow vmscan.  At the end it checks the invariants and
+ * processes that died without running their exit code, (--reclaim)
+ * running the shadow vmscan and (--sample-ms) reconciling every live mm
+ * periodically on its owner's behalf.  At the end it checks the invariants and
  * writes the run's totals (RLOG_RUN_END).
  */
 #include "mmsem.h"
@@ -177,7 +179,6 @@ static int create_arena(struct run *r, const struct rmap_arena_config *cfg)
 static void create_state(struct run *r, uint32_t nseg)
 {
 	struct rmap_arena_config cfg;
-	struct rmap_file_id mmsem_id;
 	char path[64];
 	int err;
 
@@ -206,7 +207,7 @@ static void create_state(struct run *r, uint32_t nseg)
 		return;
 	}
 	/* Reaping takes a dead process's mm slot like any other mm operation. */
-	err = shim_mmsem_attach(r->dir, &mmsem_id);
+	err = shim_mmsem_attach(r->dir, &r->mmsem_id);
 	if (err) {
 		run_warn(r, "cannot create the mm lock table in %s (%s): running "
 			 "the command untraced", r->dir, strerror(-err));
@@ -364,7 +365,8 @@ static int set_environment(struct run *r)
 	setenv_u(RMAPSHIM_ENV_STACKS, r->o.stacks);
 	setenv(RMAPSHIM_ENV_EVENTS, run_events_name(r->o.events), 1);
 	setenv(RMAPSHIM_ENV_VERIFY, run_verify_name(r->o.verify), 1);
-	setenv_u(RMAPSHIM_ENV_SAMPLE_MS, r->o.sample_ms);
+	/* The supervisor's sampler replaces the call-time check (docs/shim.md). */
+	setenv_u(RMAPSHIM_ENV_SAMPLE_MS, r->sampling ? 0 : r->o.sample_ms);
 	return 1;
 }
 
@@ -551,12 +553,10 @@ int main(int argc, char **argv)
 		return 2;
 	create_state(&r, nseg);
 	log_run_start(&r);
-	prepare_cmd(&r);
 	if (r.arena && r.o.perturb_seed)
 		rmap_perturb(r.arena, r.o.perturb_seed);
-	start_line(&r);
-	/* Orphans of the tree come to us, so their exits are seen too. */
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Blocked before any thread starts: every one inherits the mask, and
+	 * these signals reach only sigtimedwait in supervise(). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -564,6 +564,13 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &orig);
+	run_threads_init(&r);
+	/* Before the environment: a running sampler turns the call-time one off. */
+	run_start_sample(&r);
+	prepare_cmd(&r);
+	start_line(&r);
+	/* Orphans of the tree come to us, so their exits are seen too. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	run_start_reclaim(&r);
 	r.child = spawn(&r, &orig);
 	if (r.child < 0) {

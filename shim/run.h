@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * run.h - the supervisor's state, shared by run.c (the process tree) and
- * runshadow.c (the supervisor's own work on the shadow rmap and the log).
+ * run.h - the supervisor's state, shared by run.c (the process tree),
+ * runshadow.c (the supervisor's own work on the shadow rmap and the log)
+ * and runsample.c (--sample-ms).
  */
 #ifndef RMAPSHIM_RUN_H
 #define RMAPSHIM_RUN_H
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "log.h"
 #include "rmapcore.h"
@@ -46,6 +48,9 @@ struct run {
 	pthread_mutex_t stop_lock;	/* wakes the vmscan thread to stop */
 	pthread_cond_t stop_cond;
 	int stop;			/* under stop_lock */
+	pthread_t sampler;		/* --sample-ms (runsample.c) */
+	int sampling;			/* it runs: the workload does not sample itself */
+	struct rmap_file_id mmsem_id;	/* kept out of the shadow by the sampler */
 };
 
 /* run.c */
@@ -61,11 +66,22 @@ int run_exit_code(int status);
 int run_waited_status(const struct run *r, pid_t pid);
 
 /* runshadow.c */
+/* The stop condition every supervisor thread waits on (before starting any). */
+void run_threads_init(struct run *r);
+/* Wake them all to stop; each stop function then joins its own. */
+void run_threads_stop(struct run *r);
+/* Sleep until @deadline (CLOCK_MONOTONIC); 1 if asked to stop meanwhile. */
+int run_wait_tick(struct run *r, const struct timespec *deadline);
+void run_tick_add(struct timespec *t, long ns);
 void run_start_reclaim(struct run *r);
 void run_stop_reclaim(struct run *r);
 /* @final: the tree is gone, every live mm is an orphan. */
 void run_reap_dead_mms(struct run *r, int final);
 /* Invariants, lock_stat, RLOG_RUN_END and the end line. */
 void run_finish(struct run *r, int status);
+
+/* runsample.c: the --sample-ms thread (sets r->sampling if it runs). */
+void run_start_sample(struct run *r);
+void run_stop_sample(struct run *r);
 
 #endif /* RMAPSHIM_RUN_H */

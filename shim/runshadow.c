@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * runshadow.c - what the supervisor itself does to the shadow rmap: the
- * shadow vmscan thread (--reclaim), exit_mmap for processes that died
+ * shadow vmscan thread (--reclaim) and the stop condition every supervisor
+ * thread waits on (runsample.c's too), exit_mmap for processes that died
  * without running their exit code, and the end-of-run totals (invariant
  * check, lock_stat, RLOG_RUN_END, the end line).
  */
@@ -105,8 +106,7 @@ static void sink_end(struct sup_sink *s)
 
 #define RECLAIM_TICK_NS	(10 * 1000000L)
 
-/* Sleep until @deadline; returns 1 if asked to stop meanwhile. */
-static int wait_tick(struct run *r, const struct timespec *deadline)
+int run_wait_tick(struct run *r, const struct timespec *deadline)
 {
 	int stop;
 
@@ -117,6 +117,37 @@ static int wait_tick(struct run *r, const struct timespec *deadline)
 	stop = r->stop;
 	pthread_mutex_unlock(&r->stop_lock);
 	return stop;
+}
+
+void run_tick_add(struct timespec *t, long ns)
+{
+	t->tv_sec += ns / 1000000000L;
+	t->tv_nsec += ns % 1000000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Deadlines on CLOCK_MONOTONIC: pacing must not jump with the wall clock. */
+void run_threads_init(struct run *r)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->stop_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_mutex_init(&r->stop_lock, NULL);
+}
+
+/* Wake every supervisor thread to stop (they all wait on stop_cond). */
+void run_threads_stop(struct run *r)
+{
+	pthread_mutex_lock(&r->stop_lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->stop_cond);
+	pthread_mutex_unlock(&r->stop_lock);
 }
 
 /*
@@ -146,28 +177,17 @@ static void *reclaim_thread(void *arg)
 		else
 			refill_inactive_zone(r->arena, batch, &res);
 		sink_end(&sink);
-		next.tv_nsec += tick;
-		while (next.tv_nsec >= 1000000000L) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000L;
-		}
-	} while (!wait_tick(r, &next));
+		run_tick_add(&next, tick);
+	} while (!run_wait_tick(r, &next));
 	return NULL;
 }
 
 void run_start_reclaim(struct run *r)
 {
-	pthread_condattr_t attr;
 	int err;
 
 	if (!r->o.reclaim_rate || !r->arena)
 		return;
-	/* Deadlines on CLOCK_MONOTONIC: pacing must not jump with the wall clock. */
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->stop_cond, &attr);
-	pthread_condattr_destroy(&attr);
-	pthread_mutex_init(&r->stop_lock, NULL);
 	for (int i = 0; i < 2; i++) {
 		r->reclaim_arg[i] = r;
 		err = pthread_create(&r->reclaimer[i], NULL, reclaim_thread, &r->reclaim_arg[i]);
@@ -184,10 +204,7 @@ void run_stop_reclaim(struct run *r)
 {
 	if (!r->reclaim_running)
 		return;
-	pthread_mutex_lock(&r->stop_lock);
-	r->stop = 1;
-	pthread_cond_signal(&r->stop_cond);
-	pthread_mutex_unlock(&r->stop_lock);
+	run_threads_stop(r);
 	for (int i = 0; i < r->reclaim_running; i++)
 		pthread_join(r->reclaimer[i], NULL);
 	r->reclaim_running = 0;
@@ -486,6 +503,8 @@ void run_finish(struct run *r, int status)
 	uint64_t violations = 0;
 	unsigned processes;
 
+	/* Neither thread may touch an mm the final reap tears down. */
+	run_stop_sample(r);
 	run_stop_reclaim(r);
 	if (r->arena) {
 		run_reap_dead_mms(r, 1);

@@ -140,6 +140,12 @@ int shim_dl_changed(void);		/* loads/unloads since the last call */
  */
 int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags);
+/*
+ * Whole-mm reconciliation of another process's @mm from /proc/<pid>, under
+ * the mm's mmsem slot if it is free (onbehalf.c); logged as @op.  0, or
+ * -ESRCH (gone), -EBUSY (slot held), -ESTALE (mm reused, pid exec'ing).
+ */
+int shim_reconcile_other(rmap_mm_t mm, pid_t pid, uint32_t op);
 /* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
 int shim_open_proc(pid_t pid, const char *leaf);
 /* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
@@ -178,7 +184,7 @@ void shim_oracle_implicit(const char *label, int at_exit);
 /* A new process: a fork child (@fork_child) or a new image. */
 void shim_oracle_budget_start(int fork_child);
 
-/* ---- small helpers (lifecycle.c) ---- */
+/* ---- small helpers (say.c) ---- */
 char *shim_utoa(char *dst, uint64_t v);	/* returns the end (no NUL) */
 void shim_say(const char *msg);		/* one line to stderr, raw write */
 

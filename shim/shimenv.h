@@ -18,7 +18,8 @@
 #define RMAPSHIM_ENV_EVENTS	"RMAPSHIM_EVENTS"	/* transitions | pages */
 #define RMAPSHIM_ENV_SAMPLE_MS	"RMAPSHIM_SAMPLE_MS"	/* periodic whole-mm reconciliation, 0 = off */
 #define RMAPSHIM_ENV_VERIFY	"RMAPSHIM_VERIFY"	/* off | sampled | full */
-#define RMAPSHIM_ENV_LOCKWAIT_NS "RMAPSHIM_LOCKWAIT_NS"	/* log lock waits longer than this (default 20000) */
+#define RMAPSHIM_ENV_LOCKWAIT_NS "RMAPSHIM_LOCKWAIT_NS"	/* log lock waits longer than this */
+#define RMAPSHIM_LOCKWAIT_DEFAULT_NS 20000
 #define RMAPSHIM_ENV_ARENA	"RMAPSHIM_ARENA"	/* internal: "<pid>:<fd>" of rmapshim-run's memfd arena */
 #define RMAPSHIM_ENV_PARENT	"RMAPSHIM_PARENT"	/* internal: "<pid>:<mm>" of the process that exec'd */
 

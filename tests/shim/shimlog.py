@@ -32,7 +32,7 @@ class Log:
             raise ValueError("%s: not an rmapshim v1 log" % path)
         hsize, seg_size, nseg, next_seg = v[2], v[3], v[4], v[5]
         self.flags = v[9]
-        self.records = []          # (type name, seq, payload)
+        self.records = []          # (type name, seq, payload, writer tid)
         self.corrupt = 0
         for s in range(min(next_seg, nseg)):
             self._segment(data, hsize + s * seg_size, seg_size)
@@ -44,7 +44,7 @@ class Log:
         off = SEG.size
         while off + REC.size <= seg_size:
             at = base + off
-            ln, typ, _fl, crc, _tid, seq, _ts = REC.unpack_from(data, at)
+            ln, typ, _fl, crc, tid, seq, _ts = REC.unpack_from(data, at)
             if ln == 0:
                 return
             if ln < REC.size or ln % 8 or ln > seg_size - off or typ >= len(TYPES):
@@ -53,7 +53,7 @@ class Log:
             if zlib.crc32(data[at + 4:at + 8] + data[at + 12:at + ln]) != crc:
                 self.corrupt += 1
                 return
-            self.records.append((TYPES[typ], seq, data[at + REC.size:at + ln]))
+            self.records.append((TYPES[typ], seq, data[at + REC.size:at + ln], tid))
             off += ln
 
     def of(self, name):
@@ -83,6 +83,16 @@ class Log:
             bad = [struct.unpack_from("<Qii", p, off + 16 * i) for i in range(nmis)]
             out.append(dict(pid=pid, explicit=expl, label=label, compared=comp,
                             agreed=agr, mismatched=mis, not_compared=notc, first=bad))
+        return out
+
+    def map_events(self):
+        """Every MAP_EVENT as a dict, with the tid of the thread that wrote it."""
+        out = []
+        for r in self.records:
+            if r[0] == "MAP_EVENT":
+                pid, _mm, op, _cause, _s, _e, _pf, _st, pages = struct.unpack_from(
+                    "<iIIIQQIIQ", r[2])
+                out.append(dict(pid=pid, op=op, pages=pages, tid=r[3]))
         return out
 
     def notes(self):
