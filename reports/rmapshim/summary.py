@@ -99,19 +99,23 @@ def _site(sym, pid, sid):
 
 
 def _race_example(sym, tid, r):
+    # a log before the race detail names no other pid: its stack id is ours
+    other_site = _site(sym, r.other_pid or r.pid, r.other_stack)
     return {"race": abi.name_of(abi.RACES, r.race),
             "outcome": abi.name_of(abi.RACE_OUTCOMES, r.outcome),
             "frame": r.frame, "pid": r.pid, "tid": tid, "stack": r.stack,
-            "cause": abi.cause_name(r.cause), "site": _site(sym, r.pid, r.stack),
+            "other_stack": r.other_stack, "cause": abi.cause_name(r.cause),
+            "site": _site(sym, r.pid, r.stack), "other_site": other_site,
             "other": {"pid": r.other_pid, "tid": r.other_tid, "stack": r.other_stack,
                       "cause": abi.cause_name(r.other_cause) if r.other_tid else None,
                       "operation": abi.WINDOW_OPS.get(r.other_window),
-                      "site": _site(sym, r.other_pid, r.other_stack)}}
+                      "site": other_site}}
 
 
 def race_rows(run, sym):
     sym.prefetch([(pid, sid) for w in run.races.values() for _, r in w.examples
-                  for pid, sid in ((r.pid, r.stack), (r.other_pid, r.other_stack)) if sid])
+                  for pid, sid in ((r.pid, r.stack), (r.other_pid or r.pid, r.other_stack))
+                  if sid])
     rows = []
     for name in sorted(run.races, key=_race_order):
         w = run.races[name]
