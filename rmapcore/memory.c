@@ -180,6 +180,9 @@ static int add_to_page_cache(struct rmap_arena *a, rmap_page_t page, uint32_t as
 	return 1;
 }
 
+/* A fault that met a busy page lock or a stale page cache page retries. */
+#define FAULT_TRIES	3
+
 struct fault {
 	rmap_mm_t mm;
 	rmap_vma_t vma;
@@ -228,7 +231,6 @@ static int evict_stale_cache(struct rmap_arena *a, struct fault *f, uint32_t wan
 	return 0;
 }
 
-
 /*
  * The frame becomes a page cache page.  add_to_page_cache works on a locked
  * page: vmscan's shrink_page, which holds the page lock, may be between
@@ -244,7 +246,7 @@ static int file_page_enters_cache(struct rmap_arena *a, struct fault *f, uint32_
 	int fresh;
 
 	if (!trylock_page(a, p, SITE_HANDLE_MM_FAULT))
-		return -EAGAIN;	/* page_table_lock held: never wait; the shim retries */
+		return -EAGAIN;	/* page_table_lock held: rmap_fault waits unlocked */
 	remove_exclusive_swap_page(a, f->page);
 	if (PageAnon(LOAD(&p->mapping)))	/* a stale N mapping */
 		STORE(&p->mapping_gen, 0);
@@ -377,20 +379,24 @@ int rmap_fault(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t key, 
 	set_current_op(RMAP_CAUSE_FAULT, mm, f.addr);
 	if (f.anon && anon_vma_prepare(a, f.vma))
 		return -ENOSPC;
-	for (int tries = 0; tries < 2; tries++) {
+	for (int tries = 0; tries < FAULT_TRIES; tries++) {
 		rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_HANDLE_MM_FAULT);
 		pte = pte_lookup(a, m, f.addr, 1);
 		err = pte ? handle_pte_fault(a, &f, pte) : -ENOSPC;
 		rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
-		if (!f.truncated)
-			break;
-		/* page lock and i_mmap_lock rank above page_table_lock */
-		truncate_inode_page(a, f.truncated, f.trunc_mapping, f.trunc_index);
-		put_page(a, f.truncated);
-		f.truncated = 0;
+		/* page lock and i_mmap_lock rank above page_table_lock: now */
+		if (f.truncated) {
+			truncate_inode_page(a, f.truncated, f.trunc_mapping, f.trunc_index);
+			put_page(a, f.truncated);
+			f.truncated = 0;
+		} else if (err == -EAGAIN) {
+			/* wait_on_page_locked: vmscan had the page entering the cache */
+			lock_page(a, PG(a, f.page), SITE_HANDLE_MM_FAULT);
+			unlock_page(a, PG(a, f.page));
+		}
 		if (err != -EAGAIN)
 			break;
-		set_current_op(RMAP_CAUSE_FAULT, mm, f.addr);	/* the frame is free now: again */
+		set_current_op(RMAP_CAUSE_FAULT, mm, f.addr);	/* again */
 	}
 	set_current_op(RMAP_CAUSE_NONE, 0, 0);
 	return err;

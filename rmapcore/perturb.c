@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * perturb.c - racier equipment (issue 5): at each race window of spec
- * section 5, a seeded random pause (spin or sched_yield) widens the window,
+ * section 5, a seeded random pause (spin or short sleep) widens the window,
  * and a per-page "window open" bit lets the conflicting side count a real
  * hit: it entered its operation while the window was open.
  *

@@ -430,8 +430,13 @@ int rmap_remap_file_pages(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
  *   - a swap pte before: do_swap_page (page_add_anon_rmap, may find a
  *     stale mapping: R3/R4);
  *   - a different page present: do_wp_page copy (COW: remove old, add new);
+ *     a file page replaced by a file page at the same index was truncated
+ *     by the kernel: the old one is truncated here too (truncate.c, R7);
  *   - the same page: only pte bits (@writable) are refreshed.
- * Returns 0, -ENOENT if no vma covers @addr, -ENOSPC if a pool is full.
+ * Returns 0, -ENOENT if no vma covers @addr, -ENOSPC if a pool is full,
+ * -EAGAIN (rarely: after waiting for it twice) if the frame must enter the
+ * page cache while vmscan holds its page lock (nothing installed: fault it
+ * again later).
  */
 #define RMAP_FAULT_WRITE	0x1	/* pte writable and dirty */
 #define RMAP_FAULT_ANON		0x2	/* the frame is anonymous memory */
