@@ -15,8 +15,10 @@
  *     reclaimer (R5, R6); COW-writes its own slice; DONTNEEDs and refaults.
  *   map thread: maps, fills and unmaps fresh anon regions while the storm
  *     thread forks (first map racing vmscan: R4, R8), maps the shared file
- *     (file rmap on pages others map), and truncates a private file while
- *     it is mapped (mapping gone under page_referenced: R7).
+ *     (file rmap on pages others map), and truncates and re-extends the
+ *     worker's own file, which it and its storm children keep mapped; a
+ *     fork right after the refill shows the shadow the new page cache pages,
+ *     so it truncates the old ones while vmscan may be testing them (R7).
  * Re-reading pages the shadow reclaimer swapped out refaults them (R3).
  * Halfway, every worker parks so the main process checkpoints a quiet tree.
  */
@@ -51,14 +53,14 @@ static const char usage[] =
  * per pte, and more forks and exits per second open more race windows
  * than more pages per fork do.
  */
-#define WORKER_PAGES	512
+#define WORKER_PAGES	128
 #define SHMEM_PAGES	256
 #define FILE_PAGES	256
 #define SLICE_PAGES	32	/* each worker's own COW slice of the region */
 #define MAX_PROCS	32
 #define MAX_CHILDREN	4
 #define CHURN_PAGES	32
-#define TRUNC_PAGES	16
+#define TRUNC_PAGES	64
 
 enum op { OP_FORK, OP_COW, OP_DONTNEED, OP_ANON, OP_FILE, OP_SHARED_WRITE,
 	  OP_TRUNCATE, OP_NR };
@@ -74,7 +76,8 @@ struct lab {
 	unsigned long seed, procs, worker;
 	uint64_t counts[OP_NR];		/* atomic: both threads add */
 	int stop;			/* atomic: the storm thread is done forking */
-	int trunc_fd;			/* the worker's private file */
+	int trunc_fd;			/* the worker's own file ... */
+	char *trunc_map;		/* ... mapped shared for the worker's life */
 };
 
 static double now_s(void)
@@ -162,20 +165,27 @@ static void storm_round(struct lab *lab, uint64_t *r, pid_t *kids, unsigned *n)
 	}
 }
 
+/*
+ * Truncation zaps the mapped pages in every process; growing back and
+ * refilling gives fresh ones.  Storm children inherit the mapping but never
+ * touch it (it is briefly beyond EOF here).
+ */
 static void truncate_round(struct lab *lab, uint64_t x)
 {
 	size_t len = TRUNC_PAGES * ex_page_size();
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       lab->trunc_fd, 0);
+	pid_t pid;
 
-	if (p == MAP_FAILED)
-		ex_die_errno("mmap of the truncate file");
-	ex_fill(p, TRUNC_PAGES, x);
-	/* Truncation zaps the mapped pages; growing back gives fresh ones. */
 	if (ftruncate(lab->trunc_fd, 0) || ftruncate(lab->trunc_fd, (off_t)len))
 		ex_die_errno("ftruncate");
-	ex_fill(p, TRUNC_PAGES, x + 1);
-	ex_unmap(p, TRUNC_PAGES);
+	ex_fill(lab->trunc_map, TRUNC_PAGES, x);
+	/* the tracer reads our pages at a fork: it meets the new page cache pages */
+	pid = fork();
+	if (pid < 0)
+		ex_die_errno("fork");
+	if (pid == 0)
+		_exit(ex_word(lab->trunc_map, x % TRUNC_PAGES) !=
+		      ex_page_value(x, x % TRUNC_PAGES));
+	ex_wait_ok(pid, "truncate child");
 	count(lab, OP_TRUNCATE);
 }
 
@@ -265,6 +275,11 @@ static void worker(struct lab *lab, double t0, double seconds,
 		 INHERITED_PAGES - WORKER_PAGES);
 	lab->trunc_fd = ex_temp_file("racelab-trunc", TRUNC_PAGES, path, sizeof(path));
 	unlink(path);
+	lab->trunc_map = mmap(NULL, TRUNC_PAGES * ex_page_size(), PROT_READ | PROT_WRITE,
+			      MAP_SHARED, lab->trunc_fd, 0);
+	if (lab->trunc_map == MAP_FAILED)
+		ex_die_errno("mmap of the truncate file");
+	ex_fill(lab->trunc_map, TRUNC_PAGES, 0);
 	worker_phase(lab, t0 + seconds / 2, &r);
 	ex_chan_send(up, 0);		/* parked: the main process checkpoints */
 	ex_chan_recv(down);

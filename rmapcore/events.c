@@ -115,6 +115,7 @@ void note_race(struct rmap_arena *a, enum rmap_race race, rmap_page_t page)
 	struct rmap_event ev;
 	fill(&ev, a, RMAP_EV_RACE, page);
 	ev.race = (uint16_t)race;
+	perturb_detail(a, race, page, &ev);
 	ev.old_mapcount = ev.new_mapcount = page ? page_mapcount(a, PG(a, page)) : 0;
 	deliver(a, &ev);
 }

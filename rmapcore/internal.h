@@ -161,6 +161,14 @@ struct thread_slot {
 	uint64_t race[RMAP_RACE_NR];
 	struct lockstat_class ls[RMAP_LC_NR];
 	uint64_t site_cont[RMAP_LC_NR][RMAP_LOCK_SITES];
+	/*
+	 * Perturbation only: the window this thread has open and its caller's
+	 * stack id, read by the other side of a hit (perturb.c).
+	 */
+	uint32_t open_page;
+	uint16_t open_race, open_cause;
+	uint32_t stack;
+	uint32_t pad;
 };
 
 /* ---- pools: a bump pointer plus a free list ---- */
@@ -217,6 +225,7 @@ struct rmap_arena {
 	struct rcu_pending rcu_pending[RCU_PENDING];
 
 	uint64_t perturb_seed;		/* 0: off (read-mostly, own line) */
+	uint32_t race_detailed[RMAP_RACE_NR];	/* hits logged with both sides */
 } __attribute__((aligned(64)));
 
 /* ---- pool element access ---- */
@@ -340,6 +349,7 @@ void tsc_calibrate(struct rmap_arena *a);
 
 /* page lock and page_map_lock (bit spinlocks in page->flags) */
 int trylock_page(struct rmap_arena *a, struct page *p, unsigned site);
+void lock_page(struct rmap_arena *a, struct page *p, unsigned site);
 void unlock_page(struct rmap_arena *a, struct page *p);
 void page_map_lock(struct rmap_arena *a, struct page *p, unsigned site);
 void page_map_unlock(struct rmap_arena *a, struct page *p);
@@ -349,6 +359,10 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 void get_page(struct page *p);
 void put_page(struct rmap_arena *a, rmap_page_t page);
 void zap_pte_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end);
+void zap_one(struct rmap_arena *a, void *mm, uint64_t addr, uint64_t *pte);
+
+/* ---- truncate.c ---- */
+void truncate_inode_page(struct rmap_arena *a, rmap_page_t page, uint32_t mapping, uint64_t index);
 int move_page_tables(struct rmap_arena *a, rmap_mm_t mm, uint64_t old_start, uint64_t new_start, uint64_t len);
 int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t pgoff);
 void for_each_pte(struct rmap_arena *a, rmap_mm_t mm,
@@ -373,6 +387,7 @@ void anon_vma_unlock(struct rmap_arena *a, uint32_t av);
 
 /* ---- vmscan.c ---- */
 void lru_cache_add_active(struct rmap_arena *a, rmap_page_t page);
+void remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page);
 void lru_del(struct rmap_arena *a, rmap_page_t page);
 
 /* ---- rmap.c internals used by vmscan ---- */
@@ -384,6 +399,8 @@ int spinlocks_held(void);
 void perturb_window(struct rmap_arena *a, struct page *p, enum rmap_race race);
 void perturb_close(struct rmap_arena *a, struct page *p, enum rmap_race race);
 void perturb_check(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);
+void perturb_pause(struct rmap_arena *a);
+int perturb_detail(struct rmap_arena *a, enum rmap_race race, rmap_page_t page, struct rmap_event *ev);
 static inline int perturb_on(const struct rmap_arena *a)
 {
 	return unlikely(LOAD(&a->perturb_seed) != 0);

@@ -401,7 +401,7 @@ int trylock_page(struct rmap_arena *a, struct page *p, unsigned site)
 	return ref_trylock(a, &r, RMAP_LC_PG_LOCKED, site);
 }
 
-static void lock_page(struct rmap_arena *a, struct page *p, unsigned site)
+void lock_page(struct rmap_arena *a, struct page *p, unsigned site)
 {
 	struct lockref r = PAGELOCK_REF(p);
 	ref_lock(a, &r, RMAP_LC_PG_LOCKED, site);
@@ -473,6 +473,7 @@ static const char *const site_names[SITE_NR] = {
 	[SITE_API] = "rmapcore_api",
 	[SITE_WALK_PTES] = "rmap_walk_ptes",
 	[SITE_ARENA] = "arena",
+	[SITE_TRUNCATE] = "truncate_inode_pages",
 };
 static_assert(SITE_NR <= RMAP_LOCK_SITES, "too many lock sites");
 

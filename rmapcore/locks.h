@@ -53,6 +53,7 @@ enum lock_site {
 	SITE_API,		/* rmap_pte_lock / rmap_lock_page from a caller */
 	SITE_WALK_PTES,
 	SITE_ARENA,		/* allocator-internal leaf locks */
+	SITE_TRUNCATE,		/* truncate_inode_pages (truncate.c) */
 	SITE_NR
 };
 

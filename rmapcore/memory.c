@@ -180,28 +180,8 @@ static int add_to_page_cache(struct rmap_arena *a, rmap_page_t page, uint32_t as
 	return 1;
 }
 
-/*
- * The frame is faulted in as other contents than the page cache page the
- * shadow holds: the kernel truncated or evicted it unseen and reused the
- * frame.  Drop the stale cache entry (and its reference) if nothing maps
- * it; returns -EINVAL if something still does (the caller's views disagree).
- */
-static int evict_stale_cache(struct rmap_arena *a, rmap_page_t page, uint32_t want, uint64_t index)
-{
-	struct page *p = PG(a, page);
-	uint64_t mg = LOAD_ACQ(&p->mapping_gen);
-	uint32_t m = (uint32_t)mg;
-
-	if (!m || PageAnon(m) || (m == want && LOAD(&p->index) == index))
-		return 0;
-	if (page_mapped(a, p)) {
-		note_violation(a, page, "fault: frame still mapped as another page cache page");
-		return -EINVAL;
-	}
-	if (__atomic_compare_exchange_n(&p->mapping_gen, &mg, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		put_page(a, page);
-	return 0;
-}
+/* A fault that met a busy page lock or a stale page cache page retries. */
+#define FAULT_TRIES	3
 
 struct fault {
 	rmap_mm_t mm;
@@ -210,7 +190,70 @@ struct fault {
 	rmap_page_t page;
 	int anon;
 	uint64_t bits;		/* young/dirty/writable for the new pte */
+	/* a page that left the page cache: rmap_fault truncates it unlocked */
+	rmap_page_t truncated;
+	uint32_t trunc_mapping;
+	uint64_t trunc_index;
 };
+
+/* Hand @page, page cache page of (@m, @index), to rmap_fault's truncation. */
+static void defer_truncate(struct fault *f, rmap_page_t page, uint32_t m, uint64_t index)
+{
+	f->truncated = page;
+	f->trunc_mapping = m;
+	f->trunc_index = index;
+}
+
+/*
+ * The frame is faulted in as other contents than the page cache page the
+ * shadow holds: the kernel truncated or evicted it unseen and reused the
+ * frame.  Drop the stale cache entry (and its reference) if nothing maps
+ * it.  If ptes of other processes still map it (their view is older), it
+ * must be truncated first, which takes locks above page_table_lock:
+ * returns -EAGAIN with the truncation deferred to rmap_fault, which then
+ * retries the fault.
+ */
+static int evict_stale_cache(struct rmap_arena *a, struct fault *f, uint32_t want, uint64_t index)
+{
+	struct page *p = PG(a, f->page);
+	uint64_t mg = LOAD_ACQ(&p->mapping_gen);
+	uint32_t m = (uint32_t)mg;
+
+	if (!m || PageAnon(m) || (m == want && LOAD(&p->index) == index))
+		return 0;
+	if (page_mapped(a, p)) {
+		get_page(p);
+		defer_truncate(f, f->page, m, LOAD(&p->index));
+		return -EAGAIN;
+	}
+	if (__atomic_compare_exchange_n(&p->mapping_gen, &mg, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		put_page(a, f->page);
+	return 0;
+}
+
+/*
+ * The frame becomes a page cache page.  add_to_page_cache works on a locked
+ * page: vmscan's shrink_page, which holds the page lock, may be between
+ * its PageAnon test and add_to_swap (the page would end up in both caches,
+ * INV-10).  A swap cache entry the frame still has, unmapped and with no
+ * swap pte left (swap_free could not take the lock), is stale: the kernel
+ * freed the page.  Returns 1 if the page cache took a reference.
+ */
+static int file_page_enters_cache(struct rmap_arena *a, struct fault *f, uint32_t as,
+				  uint64_t index)
+{
+	struct page *p = PG(a, f->page);
+	int fresh;
+
+	if (!trylock_page(a, p, SITE_HANDLE_MM_FAULT))
+		return -EAGAIN;	/* page_table_lock held: rmap_fault waits unlocked */
+	remove_exclusive_swap_page(a, f->page);
+	if (PageAnon(LOAD(&p->mapping)))	/* a stale N mapping */
+		STORE(&p->mapping_gen, 0);
+	fresh = add_to_page_cache(a, f->page, as, index);
+	unlock_page(a, p);
+	return fresh;
+}
 
 /*
  * Install f->page at the pte and add its rmap.  A new page goes on the LRU
@@ -222,10 +265,11 @@ static int install_page(struct rmap_arena *a, struct fault *f, uint64_t *pte, ui
 	struct vm_area_struct *v = VMA(a, f->vma);
 	struct page *p = PG(a, f->page);
 	uint32_t m;
-	int fresh = 0;
+	int fresh = 0, err;
 
-	if (evict_stale_cache(a, f->page, f->anon ? 0 : v->mapping << 1, file_pgoff))
-		return -EINVAL;
+	err = evict_stale_cache(a, f, f->anon ? 0 : v->mapping << 1, file_pgoff);
+	if (err)
+		return err;
 	m = LOAD(&p->mapping);
 	if (f->anon) {
 		fresh = LOAD(&p->_count) < 0;
@@ -233,9 +277,9 @@ static int install_page(struct rmap_arena *a, struct fault *f, uint64_t *pte, ui
 		note_violation(a, f->page, "fault: file vma maps a live anon page");
 		return -EINVAL;
 	} else if (!m || PageAnon(m)) {
-		if (PageAnon(m))	/* a stale N mapping of a page now in the page cache */
-			STORE(&p->mapping_gen, 0);
-		fresh = add_to_page_cache(a, f->page, v->mapping, file_pgoff);
+		fresh = file_page_enters_cache(a, f, v->mapping, file_pgoff);
+		if (fresh < 0)
+			return fresh;
 	}
 	get_page(p);
 	if (fresh)
@@ -249,18 +293,30 @@ static int install_page(struct rmap_arena *a, struct fault *f, uint64_t *pte, ui
 	return 0;
 }
 
-/* do_wp_page's copy: the pte moves from the old page to the new one. */
+/*
+ * do_wp_page's copy: the pte moves from the old page to the new one.  A
+ * file page replaced by another file page at the same file index is no COW:
+ * the kernel truncated (or invalidated) the old one and the new one is the
+ * page cache's now; rmap_fault truncates the old one in the shadow too,
+ * keeping our pte's reference for it.
+ */
 static int do_wp_page(struct rmap_arena *a, struct fault *f, uint64_t *pte)
 {
 	rmap_page_t old = (rmap_page_t)pte_payload(*pte);
+	struct vm_area_struct *v = VMA(a, f->vma);
+	uint64_t index = linear_page_index(v, f->addr);
 	int err;
 
 	set_current_op(RMAP_CAUSE_COW, f->mm, f->addr);
 	page_remove_rmap(a, old);
 	*pte = 0;
 	STORE(&MM(a, f->mm)->rss, MM(a, f->mm)->rss - 1);
-	err = install_page(a, f, pte, linear_page_index(VMA(a, f->vma), f->addr));
-	put_page(a, old);
+	err = install_page(a, f, pte, index);
+	if (!err && !f->anon && v->mapping && LOAD(&PG(a, old)->mapping) == v->mapping << 1 &&
+	    LOAD(&PG(a, old)->index) == index)
+		defer_truncate(f, old, v->mapping << 1, index);
+	else
+		put_page(a, old);
 	return err;
 }
 
@@ -323,17 +379,32 @@ int rmap_fault(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t key, 
 	set_current_op(RMAP_CAUSE_FAULT, mm, f.addr);
 	if (f.anon && anon_vma_prepare(a, f.vma))
 		return -ENOSPC;
-	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_HANDLE_MM_FAULT);
-	pte = pte_lookup(a, m, f.addr, 1);
-	err = pte ? handle_pte_fault(a, &f, pte) : -ENOSPC;
-	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	for (int tries = 0; tries < FAULT_TRIES; tries++) {
+		rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_HANDLE_MM_FAULT);
+		pte = pte_lookup(a, m, f.addr, 1);
+		err = pte ? handle_pte_fault(a, &f, pte) : -ENOSPC;
+		rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+		/* page lock and i_mmap_lock rank above page_table_lock: now */
+		if (f.truncated) {
+			truncate_inode_page(a, f.truncated, f.trunc_mapping, f.trunc_index);
+			put_page(a, f.truncated);
+			f.truncated = 0;
+		} else if (err == -EAGAIN) {
+			/* wait_on_page_locked: vmscan had the page entering the cache */
+			lock_page(a, PG(a, f.page), SITE_HANDLE_MM_FAULT);
+			unlock_page(a, PG(a, f.page));
+		}
+		if (err != -EAGAIN)
+			break;
+		set_current_op(RMAP_CAUSE_FAULT, mm, f.addr);	/* again */
+	}
 	set_current_op(RMAP_CAUSE_NONE, 0, 0);
 	return err;
 }
 
 /* ---- zap ---- */
 
-static void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
+void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 {
 	struct mm_struct *mm = ctx;
 	uint64_t old = *pte;

@@ -169,10 +169,12 @@ void page_add_anon_rmap(struct rmap_arena *a, rmap_page_t page, rmap_vma_t vma, 
 				note_race(a, RMAP_RACE_R3_STALE_MAPPING, page);
 			set_anon_mapping(a, p, index, av);
 			WINDOW_CLOSE(a, p, RMAP_RACE_R4_MAPPING_NOT_YET_SET);
-		} else {
-			/* R4: the index/mapping checks L does would be racy here */
-			if (LOAD_ACQ(&p->mapping) != mapping)
-				note_race(a, RMAP_RACE_R4_MAPPING_NOT_YET_SET, page);
+		} else if (LOAD_ACQ(&p->mapping) != mapping) {
+			/*
+			 * R4: the index/mapping checks L does would be racy here:
+			 * a hit only if the first mapper is in its window now
+			 */
+			WINDOW_CHECK(a, page, RMAP_RACE_R4_MAPPING_NOT_YET_SET);
 		}
 	}
 	if (first) {

@@ -196,6 +196,26 @@ enum rmap_race {
 };
 const char *rmap_race_name(enum rmap_race race);	/* "R9_anon_vma_reuse"... */
 
+/* What the algorithm made of a race hit (RMAP_EV_RACE's .outcome). */
+enum rmap_race_outcome {
+	RMAP_RACE_BENIGN = 0,		/* nothing to do: the protocol tolerates it */
+	RMAP_RACE_CAUGHT,		/* a check of the algorithm saw it and backed off */
+	RMAP_RACE_VIOLATION,		/* the state went wrong (N2's R9, broken modes) */
+};
+
+/*
+ * The other side of a race hit, filled for the first RMAP_RACE_DETAILS
+ * hits of each race while perturbation is on (.detailed = 1): the thread
+ * that had a conflicting window open on the page, or held its page lock.
+ */
+#define RMAP_RACE_DETAILS 4
+struct rmap_race_other {
+	int32_t pid, tid;	/* 0 if no other actor was identified */
+	uint32_t stack;		/* its caller's stack id (rmap_set_caller_stack) */
+	uint16_t cause;		/* enum rmap_cause of its operation */
+	uint16_t window;	/* enum rmap_race of the window it had open, 0 none */
+};
+
 struct rmap_event {
 	uint16_t type;		/* enum rmap_event_type */
 	uint16_t cause;		/* enum rmap_cause */
@@ -206,9 +226,11 @@ struct rmap_event {
 	int32_t value;		/* REFERENCED count, SWAP_* result, ... */
 	rmap_page_t page;
 	rmap_mm_t mm;
-	uint32_t pad;
+	uint16_t outcome;	/* RMAP_EV_RACE: enum rmap_race_outcome */
+	uint16_t detailed;	/* RMAP_EV_RACE: @other is filled */
 	uint64_t frame;		/* the caller's frame key (PFN) */
 	uint64_t vaddr;		/* address in @mm, 0 if none */
+	struct rmap_race_other other;
 };
 
 /*
@@ -312,6 +334,7 @@ struct rmap_page_info {
 #define RMAP_PG_RESERVED	(1u << 11)
 #define RMAP_PG_MAPLOCK		(1u << 15)	/* L only */
 #define RMAP_PG_SWAPCACHE	(1u << 16)
+#define RMAP_PG_ISOLATED	(1u << 17)	/* off the LRU in a vmscan batch */
 int rmap_page_info(const struct rmap_arena *a, rmap_page_t page,
 		   struct rmap_page_info *out);
 
@@ -413,8 +436,13 @@ int rmap_remap_file_pages(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
  *   - a swap pte before: do_swap_page (page_add_anon_rmap, may find a
  *     stale mapping: R3/R4);
  *   - a different page present: do_wp_page copy (COW: remove old, add new);
+ *     a file page replaced by a file page at the same index was truncated
+ *     by the kernel: the old one is truncated here too (truncate.c, R7);
  *   - the same page: only pte bits (@writable) are refreshed.
- * Returns 0, -ENOENT if no vma covers @addr, -ENOSPC if a pool is full.
+ * Returns 0, -ENOENT if no vma covers @addr, -ENOSPC if a pool is full,
+ * -EAGAIN (rarely: after waiting for it twice) if the frame must enter the
+ * page cache while vmscan holds its page lock (nothing installed: fault it
+ * again later).
  */
 #define RMAP_FAULT_WRITE	0x1	/* pte writable and dirty */
 #define RMAP_FAULT_ANON		0x2	/* the frame is anonymous memory */
@@ -537,6 +565,11 @@ long rmap_check(struct rmap_arena *a, struct rmap_violation *out, long max);
  * @seed 0 turns it off.
  */
 void rmap_perturb(struct rmap_arena *a, uint64_t seed);
+/*
+ * The calling thread's caller stack id (the shim's, per process), shown as
+ * the other side of a race hit; kept only while perturbation is on.
+ */
+void rmap_set_caller_stack(struct rmap_arena *a, uint32_t stack);
 
 #ifdef __cplusplus
 }

@@ -76,10 +76,17 @@ static void lru_rotate(struct rmap_arena *a, int active, rmap_page_t page)
 	list_add_head(a, head, tail, page);
 }
 
+/*
+ * A frame the kernel freed and reused can come back while the shadow
+ * vmscan still has its page isolated (the kernel's isolation reference
+ * would have kept it): then putback_lru_pages re-adds it, not us, or both
+ * reclaimers would work on one page at once.
+ */
 void lru_cache_add_active(struct rmap_arena *a, rmap_page_t page)
 {
 	rl_lock(a, &a->lru_lock, RMAP_LC_LRU, SITE_LRU_CACHE_ADD);
-	if (!page_flag(PG(a, page), RMAP_PG_LRU) && LOAD(&PG(a, page)->_count) >= 0) {
+	if (!page_flag(PG(a, page), RMAP_PG_LRU | RMAP_PG_ISOLATED) &&
+	    LOAD(&PG(a, page)->_count) >= 0) {
 		set_page_flag(PG(a, page), RMAP_PG_ACTIVE);
 		add_page_to_lru(a, page);
 	}
@@ -123,6 +130,7 @@ static unsigned isolate_lru_pages(struct rmap_arena *a, int active, unsigned nr,
 			continue;
 		}
 		del_page_from_lru(a, page);
+		set_page_flag(p, RMAP_PG_ISOLATED);
 		out[n++] = page;
 	}
 	rl_unlock(a, &a->lru_lock, RMAP_LC_LRU);
@@ -135,8 +143,10 @@ static void putback_lru_pages(struct rmap_arena *a, const rmap_page_t *pages, un
 	unsigned i;
 
 	rl_lock(a, &a->lru_lock, RMAP_LC_LRU, site);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		clear_page_flag(PG(a, pages[i]), RMAP_PG_ISOLATED);
 		add_page_to_lru(a, pages[i]);
+	}
 	rl_unlock(a, &a->lru_lock, RMAP_LC_LRU);
 	for (i = 0; i < n; i++)
 		put_page(a, pages[i]);
@@ -196,8 +206,11 @@ static void add_to_swap(struct rmap_arena *a, rmap_page_t page)
 	set_page_flag(p, RMAP_PG_SWAPCACHE);
 }
 
-/* remove_exclusive_swap_page: no swap pte left and unmapped, so leave swap cache. */
-static void remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page)
+/*
+ * remove_exclusive_swap_page: no swap pte left and unmapped, so leave swap
+ * cache.  The caller holds the page lock.
+ */
+void remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page)
 {
 	struct page *p = PG(a, page);
 

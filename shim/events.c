@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "racelog.h"
 #include "shim.h"
 
 static __thread struct shim_op *t_op;
@@ -30,6 +31,7 @@ static void sink(void *ctx, const struct rmap_event *ev)
 	if (!o || ev->type >= RMAP_EV_NR_TYPES)
 		return;
 	o->counts[ev->type]++;
+	rlog_race_hit(shim.log, o->pid, o->stack, ev);
 	if (!logged_individually(ev->type))
 		return;
 	t = rlog_reserve(shim.log, RLOG_TRANSITION, sizeof(*t));
@@ -88,6 +90,7 @@ void shim_op_begin(struct shim_op *o, uint32_t op, uint32_t cause,
 	o->stack = stack;
 	o->prev = t_op;
 	t_op = o;
+	rmap_set_caller_stack(shim.arena, stack);	/* the other side of a race hit */
 }
 
 void shim_op_end(struct shim_op *o)
@@ -96,6 +99,7 @@ void shim_op_end(struct shim_op *o)
 	int any = 0;
 
 	t_op = o->prev;
+	rmap_set_caller_stack(shim.arena, t_op ? t_op->stack : 0);
 	for (unsigned i = 0; i < RMAP_EV_NR_TYPES; i++)
 		if (o->counts[i] && !logged_individually(i))
 			any = 1;

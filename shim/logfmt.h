@@ -228,6 +228,11 @@ struct rlog_mismatch {
 	int32_t shadow, kernel;
 };
 
+/*
+ * One of the first RMAP_RACE_DETAILS hits of a race (the totals are in
+ * RLOG_RUN_END).  The record header's tid is this side's thread.  Logs
+ * before the race detail have only the first 24 bytes (docs/log-format.md).
+ */
 struct rlog_race {
 	int32_t pid;
 	uint16_t race;		/* enum rmap_race */
@@ -235,6 +240,13 @@ struct rlog_race {
 	uint32_t stack;		/* this side */
 	uint32_t other_stack;	/* the other actor's, 0 if unknown */
 	uint64_t frame;
+	/* additive: the other side (0s if unknown) and both operations */
+	int32_t other_pid;
+	int32_t other_tid;
+	uint16_t cause;		/* enum rmap_cause of this side */
+	uint16_t other_cause;
+	uint16_t other_window;	/* enum rmap_race of the window it had open */
+	uint16_t pad;
 };
 
 struct rlog_violation {

@@ -7,6 +7,7 @@
  * check, lock_stat, RLOG_RUN_END, the end line).
  */
 #include "mmsem.h"
+#include "racelog.h"
 #include "run.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@ static void sup_event(void *ctx, const struct rmap_event *ev)
 
 	if (ev->type < 16)
 		s->counts[ev->type]++;
+	rlog_race_hit(s->r->log, s->pid, 0, ev);
 	if (!(s->individual & (1u << ev->type)))
 		return;
 	t = rlog_reserve(s->r->log, RLOG_TRANSITION, sizeof(*t));
@@ -73,7 +75,7 @@ static void sink_begin(struct sup_sink *s, struct run *r, int32_t pid,
 	s->cause = cause;
 	s->individual = r->o.events == RUN_EVENTS_PAGES ? pages :
 		(1u << RMAP_EV_MAP_FIRST) | (1u << RMAP_EV_UNMAP_LAST);
-	rmap_set_sink_mask(pages);
+	rmap_set_sink_mask(pages | 1u << RMAP_EV_RACE);	/* detailed hits: RLOG_RACE */
 	rmap_set_sink(sup_event, s);
 }
 

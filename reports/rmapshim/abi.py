@@ -33,6 +33,11 @@ RACE_R9_REUSED = 10
 RACE_R9_FREED = 11
 R9_WINDOW = "R9_anon_vma_reuse"
 RACE_OUTCOMES = ["benign", "caught", "violation"]
+RACE_DETAILS = 4   # RMAP_RACE_DETAILS: hits logged with both sides, per race
+# enum rmap_race of the window the other side had open -> its operation
+WINDOW_OPS = {1: "page_dup_rmap", 3: "page_add_anon_rmap", 4: "shrink_list",
+              5: "try_to_unmap_one", 6: "page_referenced", 7: "truncate_inode_pages",
+              9: "lock_page_anon_vma", 11: "lock_page_anon_vma"}
 
 
 def race_window(race):
@@ -57,7 +62,8 @@ LOCK_SITE_NAMES = [
     "anon_vma_unlink", "vma_adjust", "handle_mm_fault", "zap_pte_range",
     "copy_page_range", "exit_mmap", "move_page_tables", "sys_remap_file_pages",
     "vma_link", "shrink_list", "refill_inactive_zone", "free_hot_cold_page",
-    "lru_cache_add_active", "rmapcore_api", "rmap_walk_ptes", "arena"]
+    "lru_cache_add_active", "rmapcore_api", "rmap_walk_ptes", "arena",
+    "truncate_inode_pages"]
 
 
 def lock_site_name(s):

@@ -67,8 +67,9 @@ class RaceWindow:
         self.outcomes = Counter()
         self.reused = 0
         self.freed_memory = 0
-        self.examples = []       # (pid, stack, other_stack, frame), the first few
+        self.examples = []       # (tid, Race), the first few logged hits
         self.logged = Counter()  # RACE records per enum rmap_race
+        self.outcome_of = {}     # enum rmap_race -> outcome name its records gave
 
 
 class Run:
@@ -252,6 +253,8 @@ class _Builder:
             run.by_cause = run.logged
             for w in run.races.values():
                 w.hits = sum(w.logged.values())
+                for race, n in w.logged.items():
+                    w.outcomes[w.outcome_of[race]] += n
                 w.reused = w.logged[abi.RACE_R9_REUSED]
                 w.freed_memory = w.logged[abi.RACE_R9_FREED]
         if not run.locks:
@@ -338,10 +341,10 @@ class _Builder:
 
     def race(self, ts, r):
         w = self.window(r.race)
-        w.outcomes[abi.name_of(abi.RACE_OUTCOMES, r.outcome)] += 1
+        w.outcome_of[r.race] = abi.name_of(abi.RACE_OUTCOMES, r.outcome)
         w.logged[r.race] += 1
-        if len(w.examples) < 4:
-            w.examples.append((r.pid, r.stack, r.other_stack, r.frame))
+        if len(w.examples) < abi.RACE_DETAILS:
+            w.examples.append((self.tid, r))
 
     def violation(self, ts, r):
         self.run.violations.append(r)
@@ -356,6 +359,9 @@ class _Builder:
             if n and race:
                 w = self.window(race)
                 w.hits += n
+                # one outcome per race and mode: the logged hits classify all
+                if race in w.outcome_of:
+                    w.outcomes[w.outcome_of[race]] += n
                 if race == abi.RACE_R9_REUSED:
                     w.reused += n
                 elif race == abi.RACE_R9_FREED:

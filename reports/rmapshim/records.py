@@ -51,7 +51,11 @@ ORACLE = _fixed(None, "iIQQQQII", None)
 Oracle = namedtuple("Oracle", "pid explicit_cp compared agreed mismatched not_compared "
                     "label mismatches")
 MISMATCH = struct.Struct("<Qii")
-RACE = _fixed("Race", "iHHIIQ", "pid race outcome stack other_stack frame")
+RACE = _fixed(None, "iHHIIQ", None)
+# The other side of the hit; absent from logs older than the race detail.
+RACE_OTHER = struct.Struct("<iiHHHH")
+Race = namedtuple("Race", "pid race outcome stack other_stack frame other_pid other_tid "
+                  "cause other_cause other_window")
 VIOLATION = _fixed(None, "iiQQqq80s", None)
 Violation = namedtuple("Violation", "pid inv frame vaddr expected found what")
 NOTE = _fixed(None, "iI", None)
@@ -150,6 +154,16 @@ def _oracle(buf, off, end):
     return Oracle(*f[:6], _text(label), mism)
 
 
+def _race(buf, off, end):
+    st, _ = RACE
+    f = _unpack(st, buf, off, end)
+    if off + st.size + RACE_OTHER.size <= end:
+        other = RACE_OTHER.unpack_from(buf, off + st.size)[:5]
+    else:
+        other = (0, 0, 0, 0, 0)
+    return Race(*f, *other)
+
+
 def _violation(buf, off, end):
     f = _unpack(VIOLATION[0], buf, off, end)
     return Violation(*f[:6], _text(f[6].split(b"\0", 1)[0]))
@@ -184,7 +198,7 @@ DECODERS = {
     T["LOCK_WAIT"]: _simple(LOCK_WAIT),
     T["LOCKSTAT"]: _lockstat,
     T["ORACLE"]: _oracle,
-    T["RACE"]: _simple(RACE),
+    T["RACE"]: _race,
     T["VIOLATION"]: _violation,
     T["NOTE"]: _note,
     T["RUN_END"]: _run_end,

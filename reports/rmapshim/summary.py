@@ -98,17 +98,30 @@ def _site(sym, pid, sid):
     return frame_text(frames[0]) if frames else None
 
 
+def _race_example(sym, tid, r):
+    # a log before the race detail names no other pid: its stack id is ours
+    other_site = _site(sym, r.other_pid or r.pid, r.other_stack)
+    return {"race": abi.name_of(abi.RACES, r.race),
+            "outcome": abi.name_of(abi.RACE_OUTCOMES, r.outcome),
+            "frame": r.frame, "pid": r.pid, "tid": tid, "stack": r.stack,
+            "other_stack": r.other_stack, "cause": abi.cause_name(r.cause),
+            "site": _site(sym, r.pid, r.stack), "other_site": other_site,
+            "other": {"pid": r.other_pid, "tid": r.other_tid, "stack": r.other_stack,
+                      "cause": abi.cause_name(r.other_cause) if r.other_tid else None,
+                      "operation": abi.WINDOW_OPS.get(r.other_window),
+                      "site": other_site}}
+
+
 def race_rows(run, sym):
-    sym.prefetch([(p, sid) for w in run.races.values() for p, s, o, _ in w.examples
-                  for sid in (s, o) if sid])
+    sym.prefetch([(pid, sid) for w in run.races.values() for _, r in w.examples
+                  for pid, sid in ((r.pid, r.stack), (r.other_pid or r.pid, r.other_stack))
+                  if sid])
     rows = []
     for name in sorted(run.races, key=_race_order):
         w = run.races[name]
         row = {"window": name, "hits": w.hits,
                "outcomes": {o: w.outcomes.get(o, 0) for o in abi.RACE_OUTCOMES},
-               "examples": [{"pid": p, "stack": s, "other_stack": o, "frame": f,
-                             "site": _site(sym, p, s), "other_site": _site(sym, p, o)}
-                            for p, s, o, f in w.examples]}
+               "examples": [_race_example(sym, tid, r) for tid, r in w.examples]}
         if name == abi.R9_WINDOW:
             row["reused"] = w.reused
             row["freed_memory"] = w.freed_memory

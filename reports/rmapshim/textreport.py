@@ -130,13 +130,23 @@ def race_lines(s):
         o = r["outcomes"]
         rows.append([r["window"], r["hits"], o["benign"], o["caught"], o["violation"], extra])
     out += table(["window", "hits", "benign", "caught", "violation", ""], rows)
-    for r in s["races"]:
-        for e in r["examples"][:1]:
-            if e["site"]:
-                out.append("  %s e.g. pid %d at %s%s" % (
-                    r["window"], e["pid"], e["site"],
-                    " vs %s" % e["other_site"] if e["other_site"] else ""))
+    details = [(r["window"], e) for r in s["races"] for e in r["examples"]]
+    if details:
+        out.append("")
+        out.append("  first hits (this side vs the other side, outcome):")
+    for window, e in details:
+        out.append("  %-24s %s vs %s: %s" % (
+            e["race"] if e["race"].startswith(window[:2]) else window,
+            _race_side(e), _race_side(e["other"]), e["outcome"]))
     return out
+
+
+def _race_side(e):
+    if not e["tid"]:
+        return "unknown"
+    what = ", ".join(x for x in (e["cause"], e.get("operation")) if x)
+    return "pid %d tid %d%s%s" % (e["pid"], e["tid"], " (%s)" % what if what else "",
+                                   " at %s" % e["site"] if e["site"] else "")
 
 
 def check_lines(s):

@@ -170,8 +170,13 @@ def oracle(pid, label, compared, agreed, mismatched, not_compared, mism=()):
         b"".join(struct.pack("<Qii", *m) for m in mism)
 
 
-def race(pid, race_id, outcome, frame, stack_id=0, other=0):
-    return struct.pack("<iHHIIQ", pid, race_id, outcome, stack_id, other, frame)
+def race(pid, race_id, outcome, frame, stack_id=0, other=0, other_side=None):
+    """A race hit; @other_side (pid, tid, cause, other_cause, window) adds the
+    race-detail tail, without it the record is the older 24-byte one."""
+    rec = struct.pack("<iHHIIQ", pid, race_id, outcome, stack_id, other, frame)
+    if other_side:
+        rec += struct.pack("<iiHHHH", *other_side, 0)
+    return rec
 
 
 def violation(pid, inv, frame, expected, found, what):

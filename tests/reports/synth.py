@@ -75,7 +75,8 @@ def make_run(rundir, mode="lockless", forks=3, pages=8, killed=False, seed=1,
             w.rec(pid, lw.LOCK_WAIT, lw.lock_wait(pid, PG_MAPLOCK, 3, 2, 1500 + i))
     if races and mode != "locked":
         w.rec(pid, lw.RACE, lw.race(pid, 10, 1, 0x100, 1, 2))
-        w.rec(pid, lw.RACE, lw.race(pid, 1, 0, 0x101, 1))
+        # the other side: a forking pid 1001 (cause fork) in page_dup_rmap's window
+        w.rec(pid, lw.RACE, lw.race(pid, 1, 0, 0x101, 1, 0, (1001, 1001, 7, 2, 1)))
     for v in range(violations):
         w.rec(pid, lw.VIOLATION, lw.violation(pid, 2, 0x100 + v, 1, 2, "mapcount != ptes"))
     w.rec(pid, lw.ORACLE, lw.oracle(pid, "after-forks", pages, pages, 0, 3))
