@@ -128,6 +128,24 @@ def outdir():
     print("existing, symlinked and unwritable run directories refused, nothing written")
 
 
+def preload_order():
+    """The shim goes in front of the workload's LD_PRELOAD, but behind a
+    leading sanitizer runtime, which must be the first library loaded.
+    The made-up paths only make ld.so warn."""
+    if not HAVE_SHIM:
+        sys.exit(77)
+    other, asan, tsan = "/nonexistent/libother.so", "/x/libasan.so.8", "/y/libtsan.so.2"
+    cases = (("", [SHIM]), (other, [SHIM, other]), (asan + ":" + other, [asan, SHIM, other]),
+             (asan + " " + tsan, [asan, tsan, SHIM]))
+    with tempfile.TemporaryDirectory() as cwd:
+        for i, (given, want) in enumerate(cases):
+            r = run(["-q", "-o", os.path.join(cwd, str(i)), "--", "sh", "-c", 'echo "$LD_PRELOAD"'],
+                    cwd, env=dict(os.environ, LD_PRELOAD=given))
+            got = [e for e in r.stdout.strip().replace(" ", ":").split(":") if e]
+            check(got == want, f"LD_PRELOAD={given!r}: the workload got {r.stdout.strip()!r}")
+    print(f"LD_PRELOAD in the right order in {len(cases)} cases")
+
+
 def exitstatus():
     with tempfile.TemporaryDirectory() as cwd:
         for args, want in ((["sh", "-c", "exit 3"], 3),
@@ -276,6 +294,6 @@ if __name__ == "__main__":
     if os.environ.get("RMAPSHIM_TEST_SKIP"):
         print("SKIP: sanitized build: %s" % os.environ["RMAPSHIM_TEST_SKIP"])
         sys.exit(77)
-    {"badopts": badopts, "outdir": outdir, "exitstatus": exitstatus,
+    {"badopts": badopts, "outdir": outdir, "exitstatus": exitstatus, "preload-order": preload_order,
      "signals": signals, "untraceable": untraceable, "reaped": reaped,
      "reclaim": reclaim}[sys.argv[1]]()
