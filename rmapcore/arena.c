@@ -9,6 +9,7 @@
  * costs nothing.
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -17,7 +18,6 @@
 #include "internal.h"
 
 #define HASH_EMPTY	0u
-#define HASH_BUSY	0xffffffffu	/* slot claimed, page being initialised */
 
 static const char *const mode_names[RMAP_NR_MODES] = {
 	[RMAP_LOCKED] = "locked",
@@ -345,7 +345,7 @@ void pool_free(struct rmap_arena *a, int p, uint32_t i)
 }
 
 /* The page pool is never freed into: a lock-free bump. */
-static uint32_t page_alloc_index(struct rmap_arena *a)
+uint32_t page_alloc_index(struct rmap_arena *a)
 {
 	struct pool *pl = &a->pool[POOL_PAGES];
 	uint32_t i = LOAD(&pl->bump);
@@ -374,13 +374,30 @@ static uint32_t hash_key(uint64_t key)
 	return (uint32_t)key;
 }
 
-/* Wait for a slot another inserter has claimed but not yet published. */
-static uint32_t slot_wait(uint32_t *slot)
+/*
+ * Wait for a slot another inserter has claimed but not yet published.  An
+ * inserter SIGKILLed between claim and publish would hold the slot for
+ * ever: like a lock's dead holder (locks.c), once it has been silent for a
+ * second and its thread is gone, the slot is taken back (counted in
+ * locks_broken).  Nobody can have inserted past a busy slot, so emptying it
+ * loses no entry; the page index it may have taken is left to
+ * rmap_reap_orphan_pages.
+ */
+static uint32_t slot_wait(struct rmap_arena *a, uint32_t *slot)
 {
+	uint64_t start = 0;
+	unsigned spins = 0;
 	uint32_t v;
 
-	while ((v = LOAD_ACQ(slot)) == HASH_BUSY)
-		__builtin_ia32_pause();
+	while ((v = LOAD_ACQ(slot)) & HASH_BUSY_BIT) {
+		if ((++spins & 1023) || !dead_owner_since(&start, v & ~HASH_BUSY_BIT)) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		if (__atomic_compare_exchange_n(slot, &v, HASH_EMPTY, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			__atomic_fetch_add(&a->locks_broken, 1, __ATOMIC_RELAXED);
+	}
 	return v;
 }
 
@@ -398,14 +415,15 @@ static rmap_page_t page_hash(struct rmap_arena *a, uint64_t key, int create)
 
 	for (n = 0; n <= a->hash_mask; n++, h++) {
 		uint32_t *slot = hash_slot(a, h);
-		uint32_t v = slot_wait(slot);
+		uint32_t v = slot_wait(a, slot);
 
 		if (v == HASH_EMPTY) {
 			if (!create)
 				return 0;
-			if (!__atomic_compare_exchange_n(slot, &v, HASH_BUSY, 0,
-							 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-				v = slot_wait(slot);
+			/* the claim names us, so a waiter can tell if we died */
+			if (!__atomic_compare_exchange_n(slot, &v, HASH_BUSY_BIT | (uint32_t)current_tid(),
+							 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				v = slot_wait(a, slot);
 				if (v == HASH_EMPTY) {	/* its inserter ran out of pages */
 					h--, n--;
 					continue;
@@ -423,6 +441,48 @@ static rmap_page_t page_hash(struct rmap_arena *a, uint64_t key, int create)
 	}
 	note_enospc(a);
 	return 0;
+}
+
+uint32_t *page_hash_home(struct rmap_arena *a, uint64_t key)
+{
+	return hash_slot(a, hash_key(key));
+}
+
+/*
+ * An inserter SIGKILLed after page_alloc_index and before publishing left
+ * a page nobody can find, never initialised: all zeroes, which reads as
+ * mapcount 1 in the biased modes (and page_count 1 in all).  Give it the
+ * free state (counted once: only if it had another), and empty any slot
+ * still claimed (quiescence: nobody waits on it).
+ */
+long rmap_reap_orphan_pages(struct rmap_arena *a)
+{
+	uint32_t npages = LOAD(&a->pool[POOL_PAGES].bump);
+	struct page freed;
+	uint8_t *published;
+	long n = 0;
+
+	if (npages > a->pool[POOL_PAGES].max)
+		npages = a->pool[POOL_PAGES].max;
+	published = calloc(npages + 1, 1);
+	if (!published)
+		return -ENOMEM;
+	for (uint32_t h = 0; h <= a->hash_mask; h++) {
+		uint32_t *slot = hash_slot(a, h), v = LOAD(slot);
+
+		if (v & HASH_BUSY_BIT)
+			STORE(slot, HASH_EMPTY);
+		else if (v && v <= npages)
+			published[v] = 1;
+	}
+	page_init(a, &freed, 0);
+	for (uint32_t i = 1; i <= npages; i++)
+		if (!published[i] && memcmp(PG(a, i), &freed, sizeof(freed))) {
+			*PG(a, i) = freed;
+			n++;
+		}
+	free(published);
+	return n;
 }
 
 rmap_page_t rmap_page_lookup(struct rmap_arena *a, uint64_t key)

@@ -250,6 +250,14 @@ uint32_t pool_alloc(struct rmap_arena *a, int p);
 void pool_free(struct rmap_arena *a, int p, uint32_t i);
 uint32_t mapping_lookup(struct rmap_arena *a, const struct rmap_file_id *file);
 void arena_prepare_thread_state(void);
+/*
+ * The page hash: a slot holds a page index, 0 (empty), or HASH_BUSY_BIT |
+ * the tid of the inserter that claimed it and has not published it yet.
+ * Page indices stay below 2^30 (config_valid in arena.c).
+ */
+#define HASH_BUSY_BIT	0x80000000u
+uint32_t page_alloc_index(struct rmap_arena *a);
+uint32_t *page_hash_home(struct rmap_arena *a, uint64_t key);	/* first probe of @key */
 
 static inline int mm_live(const struct rmap_arena *a, rmap_mm_t mm)
 {
@@ -345,6 +353,7 @@ static inline void slot_add(uint64_t *p, uint64_t v, int shared)
 		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 int32_t current_tid(void);
+int dead_owner_since(uint64_t *start, uint32_t owner);
 void tsc_calibrate(struct rmap_arena *a);
 
 /* page lock and page_map_lock (bit spinlocks in page->flags) */

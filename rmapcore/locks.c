@@ -215,6 +215,22 @@ static int task_dead(uint32_t tid)
 }
 
 /*
+ * Polled by a waiter on something that is not a lock word (a claimed page
+ * hash slot): 1 once @owner has held on for DEAD_OWNER_NS since the first
+ * poll (*@start, 0 before it) and its thread is gone.
+ */
+int dead_owner_since(uint64_t *start, uint32_t owner)
+{
+	uint64_t n = mono_ns();
+
+	if (!*start) {
+		*start = n;
+		return 0;
+	}
+	return n - *start > DEAD_OWNER_NS && task_dead(owner);
+}
+
+/*
  * A holder that has been silent for a second may have been SIGKILLed
  * inside rmapcore: if its thread is gone, take the lock over (counted).
  */

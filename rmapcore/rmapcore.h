@@ -391,6 +391,13 @@ int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause);
  * still be copying.  Returns how many were torn down.
  */
 long rmap_reap_unfinished_forks(struct rmap_arena *a);
+/*
+ * rmap_reap_orphan_pages - give the free state back to struct pages whose
+ * inserter was SIGKILLed inside rmap_page_lookup, after taking the index and
+ * before publishing it (never found, never initialised: they would read as
+ * mapped).  Only at quiescence.  Returns how many, or -ENOMEM.
+ */
+long rmap_reap_orphan_pages(struct rmap_arena *a);
 
 /* Look an mm up by pid among live mms (0 if none); for the supervisor. */
 rmap_mm_t rmap_mm_find_pid(const struct rmap_arena *a, int32_t pid);

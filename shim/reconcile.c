@@ -348,6 +348,34 @@ static const uint64_t *pagemap_window(struct recon *r, int pm_fd, uint64_t cs,
 	return pmwin;
 }
 
+static void first_pte(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
+{
+	uint64_t *first = ctx;
+
+	(void)pte;
+	if (addr < *first)
+		*first = addr;
+}
+
+/*
+ * After a chunk empty on both sides, where either side may next have a
+ * page: the kernel's next present region (the scan), or the shadow's first
+ * pte before it.  Huge, sparse reservations (a sanitizer's shadow memory,
+ * terabytes) are then crossed in a few steps, not 2 MiB at a time.
+ */
+static uint64_t next_busy(struct recon *r, uint64_t from, uint64_t hi)
+{
+	const struct present *p = &r->pr;
+	uint64_t kn = p->i < p->n ? p->r[p->i].start : p->known_end;
+
+	if (kn <= from)
+		return from;
+	if (kn > hi)
+		kn = hi;
+	rmap_walk_ptes(shim.arena, r->mm, from, kn, first_pte, &kn);
+	return kn;
+}
+
 static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 {
 	uint64_t lo = k->start > r->lo ? k->start : r->lo;
@@ -356,11 +384,12 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 	enum rmap_cause zap = r->o->cause == RMAP_CAUSE_NONE ? RMAP_CAUSE_MADVISE
 							     : r->o->cause;
 
-	for (uint64_t cs = lo; cs < hi; cs += BATCH * PAGE_SIZE) {
-		uint64_t ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
-		size_t n = (ce - cs) >> PAGE_SHIFT;
+	for (uint64_t cs = lo, ce; cs < hi; cs = ce) {
+		size_t n;
 		int j = 0;
 
+		ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
+		n = (ce - cs) >> PAGE_SHIFT;
 		r->nsp = 0;
 		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
 		/*
@@ -368,8 +397,10 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 		 * them are still there?): the scan only spares reading chunks
 		 * that are empty on both sides.
 		 */
-		if (!r->nsp && !maybe_present(&r->pr, pm_fd, cs, ce, hi))
+		if (!r->nsp && !maybe_present(&r->pr, pm_fd, cs, ce, hi)) {
+			ce = next_busy(r, ce, hi);
 			continue;
+		}
 		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
 		if (!pm)
 			return;

@@ -328,6 +328,28 @@ static void setenv_u(const char *name, unsigned long v)
 	setenv(name, buf, 1);
 }
 
+/*
+ * Length of the sanitizer runtimes (libasan, libtsan) leading @list: the
+ * shim goes in front of every other preload, but behind those, which must
+ * be the first library of the process (a sanitized shim's tests).
+ */
+static size_t sanitizer_runtimes(const char *list)
+{
+	size_t keep = 0;
+
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, " :");
+		const char *base = memrchr(p, '/', n);
+
+		base = base ? base + 1 : p;
+		if (strncmp(base, "libasan.", 8) && strncmp(base, "libtsan.", 8))
+			break;
+		keep = (size_t)(p + n - list);
+		p += n + (p[n] != 0);
+	}
+	return keep;
+}
+
 /* LD_PRELOAD and the RMAPSHIM_* variables of shimenv.h (docs/shim.md). */
 static int set_environment(struct run *r)
 {
@@ -347,7 +369,11 @@ static int set_environment(struct run *r)
 		return 0;
 	}
 	if (old && *old) {
-		if (asprintf(&pre, "%s:%s", shim, old) < 0)
+		size_t keep = sanitizer_runtimes(old);
+		const char *rest = old + keep + (keep && old[keep]);	/* past the separator */
+
+		if (asprintf(&pre, "%.*s%s%s%s%s", (int)keep, old, keep ? ":" : "", shim,
+			     *rest ? ":" : "", rest) < 0)
 			return 0;
 		setenv("LD_PRELOAD", pre, 1);
 		free(pre);

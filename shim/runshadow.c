@@ -307,6 +307,11 @@ void run_reap_dead_mms(struct run *r, int final)
 		if (n)
 			run_note(r, RLOG_NOTE_WARN, "%ld half-copied mm(s) of forks whose parent "
 				 "was killed during the shadow copy were torn down", n);
+		/* A process killed inside rmap_page_lookup leaves a page that reads as mapped. */
+		n = rmap_reap_orphan_pages(r->arena);
+		if (n > 0)
+			run_note(r, RLOG_NOTE_WARN, "%ld shadow page(s) left uninitialised by a "
+				 "process killed while creating them were freed", n);
 	}
 }
 

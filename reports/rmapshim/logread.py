@@ -47,8 +47,12 @@ class Integrity:
         self.segments = 0           # segments with a valid header
         self.log_full = False       # RLOG_F_FULL: the writers dropped records
         self.full_at_ns = 0         # ... from this time on (relative to t0)
-        self.dropped = 0            # records the writers could not place
-        self.seq_gaps = 0           # sequence numbers with no valid record
+        # From the header: records the writers could not place (log full, or
+        # larger than a segment).  They never took a sequence number.
+        self.dropped = 0
+        # Sequence numbers taken with no valid record: writers killed between
+        # reserve and commit, or records lost to damage.  Disjoint from dropped.
+        self.seq_gaps = 0
 
     def as_dict(self):
         return dict(self.__dict__)
@@ -109,8 +113,8 @@ class Log:
             self._records = self._scan() if not self.error else []
             self.integrity.records = len(self._records)
             if self._records:
-                # Dropped records, reservations never committed, and records
-                # lost to damage all leave holes in the global sequence.
+                # Reservations never committed and records lost to damage
+                # leave holes in the global sequence (a drop takes no number).
                 self.integrity.seq_gaps = max(self.header["seq"] - len(self._records), 0)
         return self._records
 
@@ -129,7 +133,9 @@ class Log:
             magic, pid = SEG_HDR.unpack_from(self.buf, start)[:2]
             if magic != SEG_MAGIC:
                 # Zero: claimed, but the writer died before its header
-                # store; anything else is a stray write over the header.
+                # store (no loss).  Anything else is a stray write over the
+                # header: its records cannot be trusted, counted as damage
+                # (docs/log-format.md "Reading").
                 if magic:
                     self.integrity.torn_segments += 1
                 continue

@@ -186,6 +186,9 @@ def integrity_lines(s):
     if i["log_full"]:
         out.append("  LOG FULL from %s after start: %d later records were dropped"
                    % (fmt_ns(i["log_full_at_ns"]), i["dropped"]))
+    elif i["dropped"]:
+        out.append("  %d records were dropped: each was larger than a log segment"
+                   % i["dropped"])
     r = s["run"]
     if r.get("enospc"):
         out.append("  ARENA FULL: %d operations refused; pages past the arena's capacity "
@@ -194,9 +197,9 @@ def integrity_lines(s):
         out.append("  %d rmap lock(s) taken over from processes killed inside rmapcore: "
                    "the operations they were doing are half done, and the checker "
                    "counts what they left" % r["locks_broken"])
-    if i["seq_gaps"] > i["dropped"]:
+    if i["seq_gaps"]:
         out.append("  %d sequence numbers have no record (writers killed mid-record, or "
-                   "damage)" % (i["seq_gaps"] - i["dropped"]))
+                   "damage)" % i["seq_gaps"])
     # The same note from many processes is said once, with a count.
     first, count = {}, Counter()
     for n in s["notes"]:

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 
-from faultlib import (case_main, CLI, LIB, SRC, check, in_mount_namespace, run, scratch)
+from faultlib import (case_main, CLI, PRELOAD, SRC, check, in_mount_namespace, run, scratch)
 
 BAD_NUMBERS = ["x", "-1", "1.5", "", "99999999999999999999999"]
 BAD_WORDS = ["bogus", "", "LOCKED"]
@@ -89,7 +89,7 @@ def case_env_vars():
                     res = run([CLI, "run", "-q", "-o", out, "--", "/bin/true"],
                               env=dict(os.environ, **{name: v}), cwd=cwd)
                 else:
-                    res = run(["/bin/true"], env=dict(os.environ, LD_PRELOAD=LIB,
+                    res = run(["/bin/true"], env=dict(os.environ, LD_PRELOAD=PRELOAD,
                                                       RMAPSHIM_OUT=out, **{name: v}))
                 one_line_2("%s=%r" % (name, v), res, name)
                 check(not os.path.exists(out) or name != "RMAPSHIM_LOG_MB",
@@ -98,7 +98,7 @@ def case_env_vars():
                 tried += 1
         # Internal: whatever the workload puts there must not break it.
         for v in ("garbage", "1:2", "-5:x", ""):
-            env = dict(os.environ, LD_PRELOAD=LIB, RMAPSHIM_OUT=out, RMAPSHIM_PARENT=v)
+            env = dict(os.environ, LD_PRELOAD=PRELOAD, RMAPSHIM_OUT=out, RMAPSHIM_PARENT=v)
             r = run(["/bin/echo", "ok"], env=env)
             check(r.rc == 0 and r.out == "ok\n" and not r.err,
                   "RMAPSHIM_PARENT=%r: %r %r" % (v, r, r.out))
@@ -114,7 +114,7 @@ def case_env_out():
         afile = os.path.join(cwd, "file")
         open(afile, "w").close()
         for v in (afile, os.path.join(afile, "sub"), "/proc/rmapshim-faults"):
-            env = dict(os.environ, LD_PRELOAD=LIB, RMAPSHIM_OUT=v)
+            env = dict(os.environ, LD_PRELOAD=PRELOAD, RMAPSHIM_OUT=v)
             one_line_2("by hand RMAPSHIM_OUT=%s" % v, run(["/bin/true"], env=env), "RMAPSHIM_OUT")
         check(os.listdir(cwd) == ["file"] and os.path.getsize(afile) == 0,
               "RMAPSHIM_OUT: wrote %s" % os.listdir(cwd))

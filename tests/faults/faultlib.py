@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import sanruntime  # noqa: E402
+
 SKIP = 77
 BUILD = os.path.abspath(os.environ.get("RMAPSHIM_BUILD", "build"))
 PROGS = os.environ.get("RMAPSHIM_FAULT_PROGS", os.path.join(BUILD, "tests", "faults", "progs"))
@@ -26,6 +29,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 CLI = os.path.join(BUILD, "bin", "rmapshim")
 RUN = os.path.join(BUILD, "bin", "rmapshim-run")
 LIB = os.path.join(BUILD, "lib", "librmapshim.so")
+PRELOAD = sanruntime.preload(LIB)     # LD_PRELOAD for a by-hand traced run
 EX = os.path.join(BUILD, "examples")
 TIMEOUT = 60
 failures = []
@@ -59,8 +63,7 @@ def case_main(cases):
 def require_tracing():
     """Every fault case needs the shim, root and the kernel oracle."""
     if os.environ.get("RMAPSHIM_TEST_SKIP"):
-        skip("%s build (a sanitized preload cannot run in plain programs)"
-             % os.environ["RMAPSHIM_TEST_SKIP"])
+        skip("sanitized build: %s" % os.environ["RMAPSHIM_TEST_SKIP"])
     for f in (CLI, RUN, LIB):
         if not os.path.exists(f):
             skip("%s is not built" % f)
@@ -111,7 +114,9 @@ def run(cmd, env=None, cwd=None, timeout=TIMEOUT):
 
 
 def traced_cmd(outdir, cmd, opts=()):
-    return [CLI, "run", "-q", "-o", outdir] + list(opts) + ["--"] + list(cmd)
+    # Sanitized: the supervisor itself, not Python with the runtime preloaded.
+    runner = [RUN] if sanruntime.RUNTIME else [CLI, "run"]
+    return sanruntime.traced(runner + ["-q", "-o", outdir] + list(opts) + ["--"] + list(cmd))
 
 
 def scratch():

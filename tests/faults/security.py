@@ -21,7 +21,7 @@ import stat
 import subprocess
 import tempfile
 
-from faultlib import (case_main, BUILD, CLI, LIB, SRC, check, example, in_mount_namespace,
+from faultlib import (case_main, BUILD, CLI, PRELOAD, SRC, check, example, in_mount_namespace,
                       run, scratch, traced_cmd)
 from kill import children, workload_started
 
@@ -135,7 +135,7 @@ def case_getenv():
 
 
 def byhand(out):
-    env = dict(os.environ, LD_PRELOAD=LIB, RMAPSHIM_OUT=out)
+    env = dict(os.environ, LD_PRELOAD=PRELOAD, RMAPSHIM_OUT=out)
     return run(["/bin/echo", "ok"], env=env)
 
 

@@ -52,6 +52,22 @@ def test_log_full_flag(tmp_path):
     assert log.integrity.log_full
     assert 0 < len(recs) < 100
     assert log.integrity.dropped > 0
+    # A dropped record never took a sequence number: no gap to blame on it.
+    assert log.integrity.seq_gaps == 0
+
+
+def test_segment_magic_zero_is_no_loss_other_is_damage(tmp_path):
+    path = synth.make_run(str(tmp_path / "r"), "lockless", forks=4, pages=20, seg_size=1024)
+    _, good = read(path)
+    full = bytearray(open(path, "rb").read())
+    for magic, torn in ((b"\0\0\0\0", 0), (b"SEG2", 1)):
+        p = tmp_path / ("m" + str(torn))
+        p.write_bytes(full[:4096 + 1024] + magic + full[4096 + 1024 + 4:])
+        log, recs = read(str(p))
+        assert log.integrity.torn_segments == torn
+        assert 0 < len(recs) < len(good)
+        # Either way the lost records show as sequence numbers without one.
+        assert log.integrity.seq_gaps == len(good) - len(recs)
 
 
 def test_truncated_copies_count_damage(tmp_path):

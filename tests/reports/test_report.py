@@ -96,6 +96,15 @@ def test_text_report_sections(run_dirs):
     assert "contention point: page_remove_rmap (3)" in out
 
 
+def test_drops_and_gaps_are_stated_apart(tmp_path):
+    synth.make_run(str(tmp_path / "full"), "lockless", forks=5, pages=40, seg_size=512, nseg=6)
+    i = report_json(tmp_path / "full")["integrity"]
+    out = cli("report", tmp_path / "full", check=0).stdout
+    assert i["dropped"] > 0 and i["seq_gaps"] == 0
+    assert "%d later records were dropped" % i["dropped"] in out
+    assert "sequence numbers have no record" not in out
+
+
 def test_killed_run_is_flagged_not_fatal(run_dirs):
     cp = cli("report", run_dirs["killed"], check=0)
     assert "INCOMPLETE" in cp.stdout and "Traceback" not in cp.stderr
