@@ -205,6 +205,15 @@ static unwinder_fn load(const char **why)
 	void *ip[4];
 	void *h;
 
+#ifdef __SANITIZE_THREAD__
+	/*
+	 * Its trace cache's key destructor munmaps at thread exit, after
+	 * TSan has finished the thread: our munmap hook's mutex then crashes
+	 * TSan's interceptor (make test-tsan, threadchurn).
+	 */
+	*why = "a TSan build (libunwind's thread-exit munmap runs after TSan's thread end)";
+	return NULL;
+#endif
 	/* The program's own libunwind: its pipe and GOT are its business. */
 	h = dlopen(LIBUNWIND, RTLD_LAZY | RTLD_NOLOAD);
 	if (h) {
