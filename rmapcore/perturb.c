@@ -15,7 +15,7 @@
 
 static __thread uint64_t rng_state, rng_seed;
 
-static uint64_t next_random(struct rmap_arena *a)
+uint64_t perturb_random(struct rmap_arena *a)
 {
 	uint64_t seed = LOAD(&a->perturb_seed);
 
@@ -46,7 +46,7 @@ static uint64_t next_random(struct rmap_arena *a)
  */
 static void pause_in(struct rmap_arena *a, enum rmap_race race)
 {
-	uint64_t r = next_random(a);
+	uint64_t r = perturb_random(a);
 	unsigned spins = (unsigned)(r >> 8) % 2000;
 	struct timespec ts = { 0, 0 };
 

@@ -158,6 +158,25 @@ void run_threads_stop(struct run *r)
  * the other shrinks the inactive one (shrink_list, page lock held).  Only
  * with both can refill's TestSetPageLocked find a page busy (R7).
  */
+/*
+ * With --perturb, a third one (a reclaimer on another CPU) only looks at
+ * the pages actors publish while inside a window whose other side is
+ * vmscan (rmapcore/steer.c): the LRU scans are too slow to meet them, in
+ * lockless-rcu most of all (they wait on preempted lock holders).
+ */
+static void *steer_thread(void *arg)
+{
+	struct run *r = *(struct run **)arg;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	do {
+		run_tick_add(&next, RECLAIM_TICK_NS);
+		rmap_steer_serve(r->arena, &next);
+	} while (!run_wait_tick(r, &next));
+	return NULL;
+}
+
 static void *reclaim_thread(void *arg)
 {
 	struct run *r = *(struct run **)arg;
@@ -190,9 +209,10 @@ void run_start_reclaim(struct run *r)
 
 	if (!r->o.reclaim_rate || !r->arena)
 		return;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < (r->o.perturb_seed ? 3 : 2); i++) {
 		r->reclaim_arg[i] = r;
-		err = pthread_create(&r->reclaimer[i], NULL, reclaim_thread, &r->reclaim_arg[i]);
+		err = pthread_create(&r->reclaimer[i], NULL, i == 2 ? steer_thread : reclaim_thread,
+				     &r->reclaim_arg[i]);
 		if (err) {
 			run_warn(r, "cannot start a shadow vmscan thread (%s): "
 				 "--reclaim runs with %d", strerror(err), i);
