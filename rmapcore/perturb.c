@@ -53,7 +53,7 @@ static void pause_in(struct rmap_arena *a, enum rmap_race race)
 	if (spinlocks_held()) {
 		if (race == RMAP_RACE_R1_DUP_VS_REMOVE && (r & 0x70) != 0)
 			return;
-		if (race == RMAP_RACE_R4_MAPPING_NOT_YET_SET)
+		if (race == RMAP_RACE_R4_MAPPING_NOT_YET_SET || race == RMAP_RACE_R6_REMOVE_DURING_UNMAP)
 			spins *= 3;
 	} else if (race == RMAP_RACE_R7_PAGE_LOCK_BUSY) {
 		ts.tv_nsec = (long)((r >> 32) % 1000) * 1000;
