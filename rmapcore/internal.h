@@ -438,9 +438,11 @@ static inline int perturb_on(const struct rmap_arena *a)
 void perturb_steer(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);
 void perturb_steer_arrive(struct rmap_arena *a, rmap_page_t page);
 void perturb_steer_follow(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);
+void perturb_await_remove(struct rmap_arena *a, struct page *p);
 /* Publish @page open in window @r and wait, bounded, for a reclaimer. */
 #define STEER(a, i, r)		do { if (perturb_on(a)) perturb_steer(a, i, r); } while (0)
 #define STEER_ARRIVE(a, i)	do { if (perturb_on(a)) perturb_steer_arrive(a, i); } while (0)
+#define AWAIT_REMOVE(a, p)	do { if (perturb_on(a)) perturb_await_remove(a, p); } while (0)
 /* vmscan, inside window @r: wait, bounded, for the steered actor to act */
 #define STEER_FOLLOW(a, i, r)	do { if (perturb_on(a)) perturb_steer_follow(a, i, r); } while (0)
 

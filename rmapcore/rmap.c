@@ -597,6 +597,7 @@ static int try_to_unmap_one(struct rmap_arena *a, rmap_page_t page, rmap_vma_t v
 	} else {
 		/* R6: a concurrent page_remove_rmap here is why the decrement is not by hand */
 		WINDOW_OPEN(a, p, RMAP_RACE_R6_REMOVE_DURING_UNMAP);
+		AWAIT_REMOVE(a, p);
 		WINDOW_CLOSE(a, p, RMAP_RACE_R6_REMOVE_DURING_UNMAP);
 		page_remove_rmap(a, page);
 	}

@@ -27,6 +27,8 @@
 /* How long an actor waits for a reclaimer (ns): under a spinlock, less. */
 #define STEER_WAIT_SPINLOCK_NS	300000
 #define STEER_WAIT_NS		2000000
+/* How long try_to_unmap_one's R6 window waits for another remover. */
+#define STEER_AWAIT_REMOVE_NS	1000000
 /* How long the reclaimer's R7 window waits for the truncation's lock. */
 #define STEER_FOLLOW_NS		2000000
 
@@ -139,6 +141,25 @@ void perturb_steer_follow(struct rmap_arena *a, rmap_page_t page, enum rmap_race
 		return;
 	wait_until(now_ns() + STEER_FOLLOW_NS,
 		   race == RMAP_RACE_R7_MAPPING_GONE ? lock_or_mapping_gone : unmapped, PG(a, page), s);
+}
+
+static int mapcount_moved(struct page *p, const void *arg)
+{
+	return LOAD(&p->_mapcount) != *(const int32_t *)arg;
+}
+
+/*
+ * R6, try_to_unmap_one before its page_remove_rmap: another mm's remover
+ * is the other side and cannot be summoned, so wait for one, bounded,
+ * when other ptes map the page (the count moves when it comes).
+ */
+void perturb_await_remove(struct rmap_arena *a, struct page *p)
+{
+	int32_t mc = LOAD(&p->_mapcount);
+
+	(void)a;
+	if (mc > 0)
+		wait_until(now_ns() + STEER_AWAIT_REMOVE_NS, mapcount_moved, p, &mc);
 }
 
 /* A reference unless the page is being freed (get_page_testone). */

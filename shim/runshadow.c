@@ -158,25 +158,6 @@ void run_threads_stop(struct run *r)
  * the other shrinks the inactive one (shrink_list, page lock held).  Only
  * with both can refill's TestSetPageLocked find a page busy (R7).
  */
-/*
- * With --perturb, a third one (a reclaimer on another CPU) only looks at
- * the pages actors publish while inside a window whose other side is
- * vmscan (rmapcore/steer.c): the LRU scans are too slow to meet them, in
- * lockless-rcu most of all (they wait on preempted lock holders).
- */
-static void *steer_thread(void *arg)
-{
-	struct run *r = *(struct run **)arg;
-	struct timespec next;
-
-	clock_gettime(CLOCK_MONOTONIC, &next);
-	do {
-		run_tick_add(&next, RECLAIM_TICK_NS);
-		rmap_steer_serve(r->arena, &next);
-	} while (!run_wait_tick(r, &next));
-	return NULL;
-}
-
 static void *reclaim_thread(void *arg)
 {
 	struct run *r = *(struct run **)arg;
@@ -199,6 +180,28 @@ static void *reclaim_thread(void *arg)
 			refill_inactive_zone(r->arena, batch, &res);
 		sink_end(&sink);
 		run_tick_add(&next, tick);
+	} while (!run_wait_tick(r, &next));
+	return NULL;
+}
+
+/*
+ * With --perturb, a third one (a reclaimer on another CPU) only looks at
+ * the pages actors publish while inside a window whose other side is
+ * vmscan (rmapcore/steer.c): the LRU scans are too slow to meet them, in
+ * lockless-rcu most of all (they wait on preempted lock holders).
+ */
+static void *steer_thread(void *arg)
+{
+	struct run *r = *(struct run **)arg;
+	struct sup_sink sink;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	do {
+		run_tick_add(&next, RECLAIM_TICK_NS);
+		sink_begin(&sink, r, r->self, RMAP_CAUSE_RECLAIM);
+		rmap_steer_serve(r->arena, &next);
+		sink_end(&sink);
 	} while (!run_wait_tick(r, &next));
 	return NULL;
 }
