@@ -146,6 +146,7 @@ uint32_t page_lock_anon_vma(struct rmap_arena *a, rmap_page_t page, unsigned sit
 	if (PageAnon(m) && valid_index(a, POOL_ANON_VMAS, mapping_index(m))) {
 		/* R9: page_mapped says the anon_vma is in use, given barriers */
 		WINDOW_OPEN(a, p, RMAP_RACE_R9_RECHECK_UNMAPPED);
+		STEER_FOLLOW(a, page, RMAP_RACE_R9_RECHECK_UNMAPPED);
 		WINDOW_CLOSE(a, p, RMAP_RACE_R9_RECHECK_UNMAPPED);
 		if (page_mapped(a, p)) {
 			WINDOW_OPEN(a, p, RMAP_RACE_R9_ANON_VMA_REUSED);

@@ -192,6 +192,17 @@ struct rcu_pending {
 	uint64_t gp;			/* grace-period counter at free time */
 };
 
+/* Perturbation: a page published by an actor inside a window (steer.c). */
+#define STEER_SLOTS	3	/* R8's publisher, R7's, R9's */
+struct steer_slot {
+	uint32_t page;			/* 0: free; claimed by compare-and-swap */
+	uint32_t gen;			/* publications of this slot */
+	uint32_t ready;			/* gen once published, 0 while being set */
+	uint32_t arrived;		/* != gen once a reclaimer examined it */
+	uint32_t race;			/* the publisher's window */
+	uint32_t pad;
+};
+
 /* ---- the arena header, at offset 0 of the mapping ---- */
 struct rmap_arena {
 	char magic[8];
@@ -226,6 +237,9 @@ struct rmap_arena {
 
 	uint64_t perturb_seed;		/* 0: off (read-mostly, own line) */
 	uint32_t race_detailed[RMAP_RACE_NR];	/* hits logged with both sides */
+	uint32_t steer_seq;		/* futex: bumped at each publication */
+	uint32_t steer_serving;		/* reclaimers in rmap_steer_serve */
+	struct steer_slot steer[STEER_SLOTS];
 } __attribute__((aligned(64)));
 
 /* ---- pool element access ---- */
@@ -409,6 +423,7 @@ void perturb_window(struct rmap_arena *a, struct page *p, enum rmap_race race);
 void perturb_close(struct rmap_arena *a, struct page *p, enum rmap_race race);
 void perturb_check(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);
 void perturb_pause(struct rmap_arena *a);
+uint64_t perturb_random(struct rmap_arena *a);	/* seeded, per thread */
 int perturb_detail(struct rmap_arena *a, enum rmap_race race, rmap_page_t page, struct rmap_event *ev);
 static inline int perturb_on(const struct rmap_arena *a)
 {
@@ -418,5 +433,17 @@ static inline int perturb_on(const struct rmap_arena *a)
 #define WINDOW_OPEN(a, p, r)	do { if (perturb_on(a)) perturb_window(a, p, r); } while (0)
 #define WINDOW_CLOSE(a, p, r)	do { if (perturb_on(a)) perturb_close(a, p, r); } while (0)
 #define WINDOW_CHECK(a, i, r)	do { if (perturb_on(a)) perturb_check(a, i, r); } while (0)
+
+/* ---- steer.c: directed perturbation, vmscan as the other side ---- */
+void perturb_steer(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);
+void perturb_steer_arrive(struct rmap_arena *a, rmap_page_t page);
+void perturb_steer_follow(struct rmap_arena *a, rmap_page_t page, enum rmap_race race);
+void perturb_await_remove(struct rmap_arena *a, struct page *p);
+/* Publish @page open in window @r and wait, bounded, for a reclaimer. */
+#define STEER(a, i, r)		do { if (perturb_on(a)) perturb_steer(a, i, r); } while (0)
+#define STEER_ARRIVE(a, i)	do { if (perturb_on(a)) perturb_steer_arrive(a, i); } while (0)
+#define AWAIT_REMOVE(a, p)	do { if (perturb_on(a)) perturb_await_remove(a, p); } while (0)
+/* vmscan, inside window @r: wait, bounded, for the steered actor to act */
+#define STEER_FOLLOW(a, i, r)	do { if (perturb_on(a)) perturb_steer_follow(a, i, r); } while (0)
 
 #endif /* RMAPCORE_INTERNAL_H */

@@ -15,7 +15,7 @@
 
 static __thread uint64_t rng_state, rng_seed;
 
-static uint64_t next_random(struct rmap_arena *a)
+uint64_t perturb_random(struct rmap_arena *a)
 {
 	uint64_t seed = LOAD(&a->perturb_seed);
 
@@ -37,23 +37,24 @@ static uint64_t next_random(struct rmap_arena *a)
  * eight pauses at all: fork holds two page_table_locks across the copy,
  * and holders descheduled there (by a yield, among a hundred runnable
  * processes) held them for 300 ms while N's vmscan, which spins where N2
- * trylocks, waited 9 s out of 10.  The first map's R4/R8 window spins three
- * times longer: its other side (a second mapper, or vmscan meeting a page
- * just added to the LRU) is rare.  With no spinlock held (vmscan's R5/R7/R9
+ * trylocks, waited 9 s out of 10.  The first map's R4/R8 window and
+ * try_to_unmap_one's R6 window spin three times longer: their other sides
+ * (a second mapper or vmscan; another mm's remover of that very page) are
+ * rare.  With no spinlock held (vmscan's R5/R7/R9
  * windows, truncation's page lock) the kernel may sleep: a quarter of the
  * pauses sleep up to 256 us, and R7's window always sleeps up to 1 ms,
  * since its other side needs a truncation of that very page.
  */
 static void pause_in(struct rmap_arena *a, enum rmap_race race)
 {
-	uint64_t r = next_random(a);
+	uint64_t r = perturb_random(a);
 	unsigned spins = (unsigned)(r >> 8) % 2000;
 	struct timespec ts = { 0, 0 };
 
 	if (spinlocks_held()) {
 		if (race == RMAP_RACE_R1_DUP_VS_REMOVE && (r & 0x70) != 0)
 			return;
-		if (race == RMAP_RACE_R4_MAPPING_NOT_YET_SET)
+		if (race == RMAP_RACE_R4_MAPPING_NOT_YET_SET || race == RMAP_RACE_R6_REMOVE_DURING_UNMAP)
 			spins *= 3;
 	} else if (race == RMAP_RACE_R7_PAGE_LOCK_BUSY) {
 		ts.tv_nsec = (long)((r >> 32) % 1000) * 1000;

@@ -167,6 +167,8 @@ void page_add_anon_rmap(struct rmap_arena *a, rmap_page_t page, rmap_vma_t vma, 
 			stale = LOAD(&p->mapping);
 			if (PageAnon(stale))
 				note_race(a, RMAP_RACE_R3_STALE_MAPPING, page);
+			else	/* R8: let a reclaimer find it mapped without mapping */
+				STEER(a, page, RMAP_RACE_R4_MAPPING_NOT_YET_SET);
 			set_anon_mapping(a, p, index, av);
 			WINDOW_CLOSE(a, p, RMAP_RACE_R4_MAPPING_NOT_YET_SET);
 		} else if (LOAD_ACQ(&p->mapping) != mapping) {
@@ -286,6 +288,9 @@ void page_remove_rmap(struct rmap_arena *a, rmap_page_t page)
 	} else {
 		WINDOW_CHECK(a, page, RMAP_RACE_R1_DUP_VS_REMOVE);
 		WINDOW_CHECK(a, page, RMAP_RACE_R6_REMOVE_DURING_UNMAP);
+		/* R9: let a reclaimer read the mapping before this last unmap */
+		if (LOAD(&p->_mapcount) == 0 && PageAnon(LOAD(&p->mapping)))
+			STEER(a, page, RMAP_RACE_R9_RECHECK_UNMAPPED);
 		last = mapcount_dec(a, p, &new);
 		if (unlikely(new < 0)) {
 			note_violation(a, page, "page_remove_rmap: mapcount underflow");
@@ -469,6 +474,7 @@ static int page_referenced_file_unlocked(struct rmap_arena *a, rmap_page_t page)
 
 	/* R7: truncation may lock the page and clear mapping in this window */
 	WINDOW_OPEN(a, p, RMAP_RACE_R7_PAGE_LOCK_BUSY);
+	STEER_FOLLOW(a, page, RMAP_RACE_R7_MAPPING_GONE);
 	if (!trylock_page(a, p, SITE_PAGE_REFERENCED)) {
 		WINDOW_CLOSE(a, p, RMAP_RACE_R7_PAGE_LOCK_BUSY);
 		note_race(a, RMAP_RACE_R7_PAGE_LOCK_BUSY, page);
@@ -496,6 +502,7 @@ int __page_referenced(struct rmap_arena *a, rmap_page_t page, int is_locked)
 		referenced++;
 	mapped = page_mapped(a, p);
 	m = LOAD_ACQ(&p->mapping);
+	STEER_ARRIVE(a, page);	/* seen: a steered actor may go on */
 	if (mapped && !m && !mode_locked(a)) {
 		/* R8: inc_and_test done, mapping not stored yet: not a file page */
 		note_race(a, RMAP_RACE_R8_MAPPED_NO_MAPPING, page);
@@ -590,6 +597,7 @@ static int try_to_unmap_one(struct rmap_arena *a, rmap_page_t page, rmap_vma_t v
 	} else {
 		/* R6: a concurrent page_remove_rmap here is why the decrement is not by hand */
 		WINDOW_OPEN(a, p, RMAP_RACE_R6_REMOVE_DURING_UNMAP);
+		AWAIT_REMOVE(a, p);
 		WINDOW_CLOSE(a, p, RMAP_RACE_R6_REMOVE_DURING_UNMAP);
 		page_remove_rmap(a, page);
 	}

@@ -573,6 +573,15 @@ long rmap_check(struct rmap_arena *a, struct rmap_violation *out, long max);
  */
 void rmap_perturb(struct rmap_arena *a, uint64_t seed);
 /*
+ * A reclaim thread's idle time under perturbation: until @until
+ * (CLOCK_MONOTONIC), run page_referenced on the pages other actors
+ * published while inside a window whose other side is vmscan (R7, R8),
+ * as refill_inactive_zone would, so their windows meet a real reclaimer.
+ * Returns at once when perturbation is off or in locked mode.
+ */
+struct timespec;
+void rmap_steer_serve(struct rmap_arena *a, const struct timespec *until);
+/*
  * The calling thread's caller stack id (the shim's, per process), shown as
  * the other side of a race hit; kept only while perturbation is on.
  */

@@ -70,6 +70,9 @@ void truncate_inode_page(struct rmap_arena *a, rmap_page_t page, uint32_t mappin
 
 	if (PageAnon(mapping) || !valid_index(a, POOL_MAPPINGS, mapping_index(mapping)))
 		return;
+	/* R7: a reclaimer past its mapping check meets this truncation */
+	if (page_mapped(a, p))
+		STEER(a, page, RMAP_RACE_R7_MAPPING_GONE);
 	/* unmap_mapping_range's zaps are unmaps like munmap's */
 	set_current_op(RMAP_CAUSE_MUNMAP, 0, 0);
 	unmap_mapping_page(a, page, AS(a, mapping_index(mapping)), index);

@@ -42,8 +42,9 @@ struct run {
 	size_t nwaited, waited_cap;
 	struct run_suspect { rmap_mm_t mm; int32_t pid; } *suspect; /* dead-looking at the previous wake */
 	size_t nsuspect;
-	pthread_t reclaimer[2];		/* refill_inactive_zone, shrink_list */
-	struct run *reclaim_arg[2];	/* which one a thread is: &reclaim_arg[i] */
+	/* refill_inactive_zone, shrink_list; with --perturb rmap_steer_serve */
+	pthread_t reclaimer[3];
+	struct run *reclaim_arg[3];	/* which one a thread is: &reclaim_arg[i] */
 	int reclaim_running;		/* threads started */
 	pthread_mutex_t stop_lock;	/* wakes the vmscan thread to stop */
 	pthread_cond_t stop_cond;

@@ -184,15 +184,38 @@ static void *reclaim_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * With --perturb, a third one (a reclaimer on another CPU) only looks at
+ * the pages actors publish while inside a window whose other side is
+ * vmscan (rmapcore/steer.c): the LRU scans are too slow to meet them, in
+ * lockless-rcu most of all (they wait on preempted lock holders).
+ */
+static void *steer_thread(void *arg)
+{
+	struct run *r = *(struct run **)arg;
+	struct sup_sink sink;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	do {
+		run_tick_add(&next, RECLAIM_TICK_NS);
+		sink_begin(&sink, r, r->self, RMAP_CAUSE_RECLAIM);
+		rmap_steer_serve(r->arena, &next);
+		sink_end(&sink);
+	} while (!run_wait_tick(r, &next));
+	return NULL;
+}
+
 void run_start_reclaim(struct run *r)
 {
 	int err;
 
 	if (!r->o.reclaim_rate || !r->arena)
 		return;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < (r->o.perturb_seed ? 3 : 2); i++) {
 		r->reclaim_arg[i] = r;
-		err = pthread_create(&r->reclaimer[i], NULL, reclaim_thread, &r->reclaim_arg[i]);
+		err = pthread_create(&r->reclaimer[i], NULL, i == 2 ? steer_thread : reclaim_thread,
+				     &r->reclaim_arg[i]);
 		if (err) {
 			run_warn(r, "cannot start a shadow vmscan thread (%s): "
 				 "--reclaim runs with %d", strerror(err), i);
