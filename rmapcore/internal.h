@@ -34,7 +34,7 @@
 #define PAGE_MAPPING_ANON 1u
 
 #define RMAP_MAGIC	"RMAPCORE"
-#define RMAP_VERSION	1
+#define RMAP_VERSION	2	/* the arena header layout: bumped when it changes */
 
 /* ---- struct page: the shadow mem_map entry, exactly one cache line ---- */
 struct page {
