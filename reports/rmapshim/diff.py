@@ -46,7 +46,7 @@ def _side(rundir, s):
             "complete": r["complete"], "nr_mapped": s["nr_mapped"]}
 
 
-def compare(sa, sb, dir_a, dir_b, noise_pct=5.0):
+def compare(sa, sb, dir_a, dir_b, noise_pct=5.0, cost_noise_pct=None):
     """The diff of two report summaries, as a dict (the --json output)."""
     trans = {k: _pair(sa["transitions"][k], sb["transitions"][k]) for k in abi.TRANSITION_KINDS}
     by_cause = {}
@@ -85,7 +85,8 @@ def compare(sa, sb, dir_a, dir_b, noise_pct=5.0):
     d = {"a": _side(dir_a, sa), "b": _side(dir_b, sb), "transitions": trans, "sums": sums,
          "by_cause": by_cause, "identical_transitions": identical,
          "max_relative_delta": worst, "noise_pct": noise_pct,
-         "within_noise": worst * 100 <= noise_pct, "shadow_cost": cost, "locks": locks,
+         "within_noise": worst * 100 <= noise_pct, "shadow_cost": cost,
+         "cost_noise_pct": cost_noise_pct, "locks": locks,
          "wall_time": {"a": sa["run"]["duration_ns"], "b": sb["run"]["duration_ns"],
                        "ratio": _ratio(sa["run"]["duration_ns"], sb["run"]["duration_ns"])}}
     d["verdict"] = verdict(d)
@@ -111,8 +112,14 @@ def verdict(d):
         # ratio = A/B: above 1, B's fork path is the cheaper one.
         factor, word = (fork["ratio"], "cheaper") if fork["ratio"] >= 1 else \
             (1 / fork["ratio"], "dearer")
-        parts.append("%s's shadow fork path %.2fx %s per page than %s's (%.0f vs %.0f ns)" % (
-            mb, factor, word, ma, fork["b"], fork["a"]))
+        spread = d["cost_noise_pct"]
+        if spread is not None and 100 * (factor - 1) <= spread:
+            parts.append("shadow fork path %.0f vs %.0f ns/page (%s vs %s): within this "
+                         "workload's run-to-run spread of %.0f%%" % (
+                             fork["a"], fork["b"], ma, mb, spread))
+        else:
+            parts.append("%s's shadow fork path %.2fx %s per page than %s's (%.0f vs %.0f ns)" % (
+                mb, factor, word, ma, fork["b"], fork["a"]))
     only = ["%s only in %s" % (l["class"], ma if l["only_in"] == "a" else mb)
             for l in d["locks"] if l["only_in"]]
     parts += only
