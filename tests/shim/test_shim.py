@@ -41,7 +41,7 @@ def run(cmd, cwd=None, env=None):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
-def traced(cmd, name, cwd=None, min_compared=0, opts=(), inspect=None):
+def traced(cmd, name, cwd=None, min_compared=0, opts=(), inspect=None, min_checkpoints=0):
     """Run @cmd natively and under the shim; assert the shim changed nothing.
     @inspect(run_dir, log) may look at the run before it is removed."""
     rc0, out0, _ = run(cmd, cwd=cwd)
@@ -62,6 +62,8 @@ def traced(cmd, name, cwd=None, min_compared=0, opts=(), inspect=None):
     compared = sum(o["compared"] for o in explicit)
     check(compared >= min_compared, "%s: only %d pages compared at explicit checkpoints"
           % (name, compared))
+    check(len(explicit) >= min_checkpoints, "%s: %d explicit checkpoints, at least %d expected"
+          % (name, len(explicit), min_checkpoints))
     print("%s [%s]: rc %d, %d records, %d processes, %d explicit checkpoints, "
           "%d pages compared" % (name, MODE, rc1, len(log.records), counts["PROC_START"],
                                  len(explicit), compared))
@@ -85,7 +87,8 @@ def example(name, args=None):
     if not os.path.exists(exe):
         print("skip: %s not built" % exe)
         return
-    traced([exe] + (args or EXAMPLES[name]), name, min_compared=1000)
+    # Issue 3's bar: >= 1,000 pages compared over >= 3 checkpoints, all agreeing.
+    traced([exe] + (args or EXAMPLES[name]), name, min_compared=1000, min_checkpoints=3)
 
 
 def case_examples():
