@@ -380,6 +380,8 @@ void page_map_unlock(struct rmap_arena *a, struct page *p);
 /* ---- memory.c ---- */
 uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, int alloc);
 void get_page(struct page *p);
+int get_page_unless_free(struct page *p);
+uint64_t mono_ns(void);		/* CLOCK_MONOTONIC (locks.c) */
 void put_page(struct rmap_arena *a, rmap_page_t page);
 void zap_pte_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end);
 void zap_one(struct rmap_arena *a, void *mm, uint64_t addr, uint64_t *pte);
@@ -410,7 +412,7 @@ void anon_vma_unlock(struct rmap_arena *a, uint32_t av);
 
 /* ---- vmscan.c ---- */
 void lru_cache_add_active(struct rmap_arena *a, rmap_page_t page);
-void remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page);
+int remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page);
 void lru_del(struct rmap_arena *a, rmap_page_t page);
 
 /* ---- rmap.c internals used by vmscan ---- */

@@ -125,7 +125,7 @@ static void slot_max(uint64_t *p, uint64_t v, int shared)
 }
 
 /* ---- time ---- */
-static uint64_t mono_ns(void)
+uint64_t mono_ns(void)
 {
 	struct timespec ts;
 
@@ -168,6 +168,14 @@ struct lockref {
  * by break_dead_owner, or its waiters would spin for ever.  *@prev gets
  * the previous owner (for owner_changes).
  */
+/* Only the holder writes ->owner: a plain load and store, no atomic RMW. */
+static inline void set_owner(const struct lockref *r, int32_t tid, uint32_t *prev)
+{
+	*prev = LOAD(r->owner);
+	if (*prev != (uint32_t)tid)
+		STORE(r->owner, (uint32_t)tid);
+}
+
 static inline int lock_try(const struct lockref *r, int32_t tid, uint32_t *prev)
 {
 	uint32_t zero = 0;
@@ -176,7 +184,7 @@ static inline int lock_try(const struct lockref *r, int32_t tid, uint32_t *prev)
 		   : !__atomic_compare_exchange_n(r->word, &zero, (uint32_t)tid, 0,
 						  __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return 0;
-	*prev = __atomic_exchange_n(r->owner, (uint32_t)tid, __ATOMIC_RELAXED);
+	set_owner(r, tid, prev);
 	return 1;
 }
 
@@ -266,7 +274,7 @@ static void lock_wait(struct rmap_arena *a, const struct lockref *r, int32_t tid
 			if (start == 0)
 				start = n;
 			else if (n - start > DEAD_OWNER_NS && break_dead_owner(a, r, tid)) {
-				*prev = __atomic_exchange_n(r->owner, (uint32_t)tid, __ATOMIC_RELAXED);
+				set_owner(r, tid, prev);
 				return;
 			}
 		}

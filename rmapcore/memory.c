@@ -101,6 +101,15 @@ static void free_pgtables(struct rmap_arena *a, struct mm_struct *mm)
 
 /* ---- page references and the free path ---- */
 
+/* A reference unless the page is being freed (2.6's get_page_testone). */
+int get_page_unless_free(struct page *p)
+{
+	if (__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST) > 0)
+		return 1;
+	__atomic_sub_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
 void get_page(struct page *p)
 {
 	__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
@@ -150,18 +159,17 @@ void put_page(struct rmap_arena *a, rmap_page_t page)
 static void swap_free(struct rmap_arena *a, rmap_page_t page)
 {
 	struct page *p = PG(a, page);
+	int drop;
 
 	if (__atomic_sub_fetch(&p->swap_count, 1, __ATOMIC_SEQ_CST) != 0 || page_mapped(a, p))
 		return;
 	/* vmscan may hold the page lock: then it stays in swap cache for now */
 	if (!trylock_page(a, p, SITE_ZAP_PTE_RANGE))
 		return;
-	if (test_clear_page_flag(p, RMAP_PG_SWAPCACHE)) {
-		unlock_page(a, p);
-		put_page(a, page);
-		return;
-	}
+	drop = remove_exclusive_swap_page(a, page);
 	unlock_page(a, p);
+	if (drop)
+		put_page(a, page);
 }
 
 /* ---- faults ---- */
@@ -243,15 +251,17 @@ static int file_page_enters_cache(struct rmap_arena *a, struct fault *f, uint32_
 				  uint64_t index)
 {
 	struct page *p = PG(a, f->page);
-	int fresh;
+	int fresh, stale_swap;
 
 	if (!trylock_page(a, p, SITE_HANDLE_MM_FAULT))
 		return -EAGAIN;	/* page_table_lock held: rmap_fault waits unlocked */
-	remove_exclusive_swap_page(a, f->page);
+	stale_swap = remove_exclusive_swap_page(a, f->page);
 	if (PageAnon(LOAD(&p->mapping)))	/* a stale N mapping */
 		STORE(&p->mapping_gen, 0);
 	fresh = add_to_page_cache(a, f->page, as, index);
 	unlock_page(a, p);
+	if (stale_swap)
+		put_page(a, f->page);
 	return fresh;
 }
 

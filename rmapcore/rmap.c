@@ -289,8 +289,8 @@ void page_remove_rmap(struct rmap_arena *a, rmap_page_t page)
 		WINDOW_CHECK(a, page, RMAP_RACE_R1_DUP_VS_REMOVE);
 		WINDOW_CHECK(a, page, RMAP_RACE_R6_REMOVE_DURING_UNMAP);
 		/* R9: let a reclaimer read the mapping before this last unmap */
-		if (LOAD(&p->_mapcount) == 0 && PageAnon(LOAD(&p->mapping)))
-			STEER(a, page, RMAP_RACE_R9_RECHECK_UNMAPPED);
+		if (perturb_on(a) && LOAD(&p->_mapcount) == 0 && PageAnon(LOAD(&p->mapping)))
+			perturb_steer(a, page, RMAP_RACE_R9_RECHECK_UNMAPPED);
 		last = mapcount_dec(a, p, &new);
 		if (unlikely(new < 0)) {
 			note_violation(a, page, "page_remove_rmap: mapcount underflow");

@@ -34,14 +34,6 @@
 
 static __thread int serving;	/* this thread is in rmap_steer_serve */
 
-static uint64_t now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 static long futex(uint32_t *w, int op, uint32_t val, const struct timespec *ts)
 {
 	/* not FUTEX_PRIVATE: the arena is shared by every traced process */
@@ -54,7 +46,7 @@ static void wait_until(uint64_t deadline, int (*done)(struct page *, const void 
 {
 	int spin = spinlocks_held();
 
-	while (!done(p, arg) && now_ns() < deadline) {
+	while (!done(p, arg) && mono_ns() < deadline) {
 		if (spin)
 			for (int i = 0; i < 64; i++)
 				_mm_pause();
@@ -89,7 +81,7 @@ void perturb_steer(struct rmap_arena *a, rmap_page_t page, enum rmap_race race)
 	STORE_REL(&s->ready, gen);
 	__atomic_add_fetch(&a->steer_seq, 1, __ATOMIC_SEQ_CST);
 	futex(&a->steer_seq, FUTEX_WAKE, INT_MAX, NULL);
-	wait_until(now_ns() + (spinlocks_held() ? STEER_WAIT_SPINLOCK_NS : STEER_WAIT_NS),
+	wait_until(mono_ns() + (spinlocks_held() ? STEER_WAIT_SPINLOCK_NS : STEER_WAIT_NS),
 		   arrived, PG(a, page), s);
 	STORE(&s->ready, 0);
 	STORE_REL(&s->page, 0);
@@ -139,7 +131,7 @@ void perturb_steer_follow(struct rmap_arena *a, rmap_page_t page, enum rmap_race
 
 	if (!s || LOAD(&s->race) != (uint32_t)race || spinlocks_held())
 		return;
-	wait_until(now_ns() + STEER_FOLLOW_NS,
+	wait_until(mono_ns() + STEER_FOLLOW_NS,
 		   race == RMAP_RACE_R7_MAPPING_GONE ? lock_or_mapping_gone : unmapped, PG(a, page), s);
 }
 
@@ -159,16 +151,7 @@ void perturb_await_remove(struct rmap_arena *a, struct page *p)
 
 	(void)a;
 	if (mc > 0)
-		wait_until(now_ns() + STEER_AWAIT_REMOVE_NS, mapcount_moved, p, &mc);
-}
-
-/* A reference unless the page is being freed (get_page_testone). */
-static int get_page_unless_free(struct page *p)
-{
-	if (__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST) > 0)
-		return 1;
-	__atomic_sub_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
-	return 0;
+		wait_until(mono_ns() + STEER_AWAIT_REMOVE_NS, mapcount_moved, p, &mc);
 }
 
 /* refill_inactive_zone's look at one published page, off the LRU order. */
@@ -200,7 +183,7 @@ void rmap_steer_serve(struct rmap_arena *a, const struct timespec *until)
 		return;	/* L has no window whose other side is vmscan */
 	serving = 1;
 	__atomic_add_fetch(&a->steer_serving, 1, __ATOMIC_SEQ_CST);
-	while ((t = now_ns()) < end) {
+	while ((t = mono_ns()) < end) {
 		uint32_t seq = LOAD_ACQ(&a->steer_seq);
 		struct timespec left = { (time_t)((end - t) / 1000000000ull),
 					 (long)((end - t) % 1000000000ull) };

@@ -119,13 +119,12 @@ static unsigned isolate_lru_pages(struct rmap_arena *a, int active, unsigned nr,
 		if (!page)
 			break;
 		p = PG(a, page);
-		if (__atomic_add_fetch(&p->_count, 1, __ATOMIC_SEQ_CST) == 0) {
+		if (!get_page_unless_free(p)) {
 			/*
-			 * get_page_testone: its freer waits for lru_lock to take
-			 * it off.  PG_lru must stay set meanwhile: the freer
-			 * tested it without the lock.
+			 * Being freed: its freer waits for lru_lock to take it
+			 * off.  PG_lru must stay set meanwhile: the freer tested
+			 * it without the lock.
 			 */
-			__atomic_sub_fetch(&p->_count, 1, __ATOMIC_SEQ_CST);
 			lru_rotate(a, active, page);
 			continue;
 		}
@@ -208,15 +207,16 @@ static void add_to_swap(struct rmap_arena *a, rmap_page_t page)
 
 /*
  * remove_exclusive_swap_page: no swap pte left and unmapped, so leave swap
- * cache.  The caller holds the page lock.
+ * cache.  The caller holds the page lock, and drops the swap cache's
+ * reference (put_page) when this returns 1: after unlock_page if it holds
+ * no reference of its own, or the free would find the page still locked.
  */
-void remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page)
+int remove_exclusive_swap_page(struct rmap_arena *a, rmap_page_t page)
 {
 	struct page *p = PG(a, page);
 
-	if (page_flag(p, RMAP_PG_SWAPCACHE) && LOAD(&p->swap_count) == 0 && !page_mapped(a, p) &&
-	    test_clear_page_flag(p, RMAP_PG_SWAPCACHE))
-		put_page(a, page);
+	return page_flag(p, RMAP_PG_SWAPCACHE) && LOAD(&p->swap_count) == 0 &&
+	       !page_mapped(a, p) && test_clear_page_flag(p, RMAP_PG_SWAPCACHE);
 }
 
 /* One locked page of shrink_list; returns 1 to activate it. */
@@ -258,7 +258,8 @@ out:
 	if (mode_locked(a))
 		page_map_unlock(a, p);
 	if (!activate)
-		remove_exclusive_swap_page(a, page);
+		if (remove_exclusive_swap_page(a, page))
+			put_page(a, page);	/* isolated: our reference keeps it */
 	return activate;
 }
 
