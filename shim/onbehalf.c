@@ -96,3 +96,13 @@ int shim_reconcile_other(rmap_mm_t mm, pid_t pid, uint32_t op)
 	shim_mmsem_unlock(mm);
 	return err;
 }
+
+void shim_reconcile_others(uint32_t op)
+{
+	for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m; m = rmap_mm_next(shim.arena, m)) {
+		pid_t pid = rmap_mm_pid(shim.arena, m);
+
+		if (pid > 0 && pid != shim.pid)
+			(void)shim_reconcile_other(m, pid, op);
+	}
+}

@@ -22,19 +22,20 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "real.h"
 #include "shim.h"
 
 #define SAMPLE		64
-#define PAGE_SHIFT	12
 #define RUN		512
 #define MAX_MISMATCH	8
 #define PASSES		3
 /* ... and keep judging a mismatch this long: an exiting sibling's kernel
  * teardown can lag its shadow teardown by a scheduler tick or two. */
 #define SETTLE_NS	(200 * 1000000ull)
+static const struct timespec settle_tick = { 0, 5 * 1000000 };	/* 5 ms */
 /* An implicit sample's buffer: SAMPLE..2*SAMPLE keys plus shim_oracle's slack. */
 #define SMALL_CAP	512
 
@@ -211,20 +212,6 @@ static void log_oracle(const struct tally *t, const char *label, int explicit_cp
 }
 
 /*
- * Reconcile every other live mm of the tree on its owner's behalf.  One
- * busy in its own operation or checkpoint is compared as it is.
- */
-static void reconcile_tree(void)
-{
-	for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m; m = rmap_mm_next(shim.arena, m)) {
-		pid_t pid = rmap_mm_pid(shim.arena, m);
-
-		if (pid != shim.pid)
-			(void)shim_reconcile_other(m, pid, RLOG_OP_RECONCILE);
-	}
-}
-
-/*
  * Probing for an implicit sample: SAMPLE addresses spread evenly over the
  * vmas' pages, each looked up alone, instead of walking every pte (0.7 ms
  * at 256 MiB resident, twice per fork).  Only for mms at least half
@@ -367,7 +354,7 @@ void shim_oracle(const char *label, int explicit_cp)
 	size_t bytes;
 
 	if (explicit_cp) {
-		reconcile_tree();
+		shim_reconcile_others(RLOG_OP_RECONCILE);
 		for (rmap_mm_t m = rmap_mm_next(shim.arena, 0); m;
 		     m = rmap_mm_next(shim.arena, m))
 			ks.cap += rmap_mm_rss(shim.arena, m);
@@ -408,9 +395,16 @@ void shim_oracle(const char *label, int explicit_cp)
 
 	for (int pass = 0; pass < PASSES || rlog_now_ns() - t0 < SETTLE_NS; pass++) {
 		if (pass) {
-			sched_yield();
+			/*
+			 * Past PASSES the wait is for another process's kernel
+			 * teardown: sleep, do not re-reconcile it in a busy loop.
+			 */
+			if (pass < PASSES)
+				sched_yield();
+			else
+				nanosleep(&settle_tick, NULL);
 			if (explicit_cp)
-				reconcile_tree();
+				shim_reconcile_others(RLOG_OP_RECONCILE);
 		}
 		/* Implicit ones come right after a reconciliation (fork) or trust the last. */
 		if (explicit_cp || pass)

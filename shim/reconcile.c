@@ -25,8 +25,6 @@
 
 #include "shim.h"
 
-#define PAGE_SHIFT	12
-#define PAGE_SIZE	(1ull << PAGE_SHIFT)
 #define MAX_VMAS	16384
 #define BATCH		512		/* pagemap entries per read */
 

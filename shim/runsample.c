@@ -54,16 +54,6 @@ static void become_shim(struct run *r)
 	shim.mmsem_id = r->mmsem_id;
 }
 
-static void sample_tree(struct run *r)
-{
-	for (rmap_mm_t m = rmap_mm_next(r->arena, 0); m; m = rmap_mm_next(r->arena, m)) {
-		int32_t pid = rmap_mm_pid(r->arena, m);
-
-		if (pid > 0)
-			(void)shim_reconcile_other(m, pid, RLOG_OP_SAMPLE);
-	}
-}
-
 static void *sample_thread(void *arg)
 {
 	struct run *r = arg;
@@ -76,7 +66,7 @@ static void *sample_thread(void *arg)
 		run_tick_add(&next, (long)r->o.sample_ms * 1000000L);
 		if (run_wait_tick(r, &next))
 			return NULL;
-		sample_tree(r);
+		shim_reconcile_others(RLOG_OP_SAMPLE);	/* shim.pid: the supervisor */
 	}
 }
 

@@ -25,6 +25,8 @@
 #include "rmapcore.h"
 
 #define SHIM_API __attribute__((visibility("default")))
+#define PAGE_SHIFT	12
+#define PAGE_SIZE	(1ull << PAGE_SHIFT)
 
 enum shim_verify { SHIM_VERIFY_OFF = 0, SHIM_VERIFY_SAMPLED = 1, SHIM_VERIFY_FULL = 2 };
 
@@ -146,6 +148,11 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
  * -ESRCH (gone), -EBUSY (slot held), -ESTALE (mm reused, pid exec'ing).
  */
 int shim_reconcile_other(rmap_mm_t mm, pid_t pid, uint32_t op);
+/*
+ * shim_reconcile_other on every live mm of the tree but our own; one busy
+ * in its own operation or checkpoint is left as it is.
+ */
+void shim_reconcile_others(uint32_t op);
 /* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
 int shim_open_proc(pid_t pid, const char *leaf);
 /* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
