@@ -4,18 +4,24 @@
  * here with sscanf: the same vmas, fields and [stack] flag, the kernel's
  * special mappings ([vdso], [vvar]...) left out, for the whole mm and for
  * small ranges; of our own mm (pid 0), of a fork child's from inside it,
- * and of that child's from the parent (pid != 0).  The mm holds the vmas
+ * and of that child's from the parent (pid != 0), and once more with the
+ * ioctl refused by seccomp (ENOTTY: the text fallback).  The mm holds the vmas
  * whose names the shim must ask for or may skip: private read-only and
  * PROT_NONE anonymous ones, a named one, files, shared anonymous memory.
  * Exit status 1 and one line per difference on failure.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -156,6 +162,24 @@ static void check(const char *who, pid_t pid)
 	printf("%s: %d vmas, %s\n", who, n, failed ? "FAILED" : "ok");
 }
 
+/* ioctl(.., PROCMAP_QUERY (type 'f', nr 17), ..) fails ENOTTY from now on. */
+static int refuse_query(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xffff),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ('f' << 8) | 17, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOTTY),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	       prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
 int main(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
@@ -203,6 +227,19 @@ int main(void)
 	if (write(go[1], "g", 1) != 1 || waitpid(child, &status, 0) != child)
 		return 2;
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		failed = 1;
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		return 2;
+	if (!child) {
+		if (refuse_query())
+			_exit(2);
+		check("text fallback", 0);
+		fflush(stdout);
+		_exit(failed);
+	}
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status))
 		failed = 1;
 	return failed;
 }
