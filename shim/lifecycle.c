@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "wtrack.h"
 
 struct shim_proc shim = { .mm_lock = PTHREAD_MUTEX_INITIALIZER };
 __thread int shim_busy;
@@ -83,13 +84,13 @@ int shim_in_shared_vm(void)
 }
 
 /* Whole-mm reconciliation of our own mm, logged as one map event. */
-static void reconcile_self(uint32_t op, uint32_t cause)
+static void reconcile_self(uint32_t op, uint32_t cause, unsigned flags)
 {
 	struct shim_op o;
 
 	shim_op_begin(&o, op, cause, 0);
 	(void)shim_reconcile(&o, 0, shim.mm, SHIM_ALL_LO, SHIM_ALL_HI,
-			     SHIM_RECON_PAGES);
+			     SHIM_RECON_PAGES | flags);
 	shim_op_end_map(&o, 0, 0, 0, 0);
 	shim.last_sample_ns = rlog_now_ns();
 }
@@ -133,6 +134,7 @@ void shim_fork_child(int dup_pending)
 	shim_restore_signals();		/* blocked by the parent's prepare */
 	rlog_thread_reset();
 	shim_stacks_reset();
+	shim_wtrack_forget();
 }
 
 /*
@@ -154,7 +156,7 @@ static int adopt_unannounced(void)
 	shim_log_proc(RLOG_PROC_START, shim.pid, shim.ppid, mm, parent,
 		      RLOG_HOW_FORK, shim.exe);
 	shim_mmsem_lock(mm);
-	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK);
+	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK, 0);
 	shim_mmsem_unlock(mm);
 	return 1;
 }
@@ -222,7 +224,7 @@ static void maybe_sample(void)
 		return;
 	now = rlog_now_ns();
 	if (now - shim.last_sample_ns >= shim.cfg.sample_ms * 1000000ull)
-		reconcile_self(RLOG_OP_SAMPLE, RMAP_CAUSE_NONE);
+		reconcile_self(RLOG_OP_SAMPLE, RMAP_CAUSE_NONE, 0);
 }
 
 int shim_enter(void)
@@ -249,7 +251,7 @@ int shim_enter(void)
 	/* dlopen, and libc's own (iconv, NSS), map behind our back. */
 	if (shim_dl_changed()) {
 		shim_modules_refresh(0);
-		reconcile_self(RLOG_OP_DLOPEN, RMAP_CAUSE_NONE);
+		reconcile_self(RLOG_OP_DLOPEN, RMAP_CAUSE_NONE, 0);
 	}
 	maybe_sample();
 	return 1;
@@ -274,7 +276,7 @@ void shim_fork_prepare(void)
 	t_fork_held = shim_enter();
 	if (!t_fork_held)
 		return;
-	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK);
+	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK, SHIM_RECON_TRUST);
 	t_fork_t0 = rlog_now_ns();
 }
 
@@ -349,7 +351,7 @@ void shim_exit(int status, uint32_t how)
 	 * default exit tears down what the shadow knows (docs/shim.md).
 	 */
 	if (shim.cfg.verify == SHIM_VERIFY_FULL)
-		reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_EXIT);
+		reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_EXIT, 0);
 	if (shim.cfg.verify != SHIM_VERIFY_OFF)
 		shim_oracle_implicit("exit", 1);
 	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, shim_stack());

@@ -10,7 +10,9 @@
  * because a SIGKILLed holder must not wedge the tree: the next locker gets
  * EOWNERDEAD and carries on.  The file is created by the first process that
  * needs it, initialized under a private name and link()ed into place, so no
- * process ever maps a half-initialized table.  In the preload it is only
+ * process ever maps a half-initialized table.  A page after the slots is
+ * wtrack.c's mailbox to the supervisor (the same file reaches every process
+ * of the tree and rmapshim-run alike).  In the preload it is only
  * set up from the constructor (shim_busy set), so its mmap is not traced.
  */
 #include <errno.h>
@@ -38,12 +40,13 @@ struct mmsem_slot {
 	char pad[64 - (sizeof(pthread_mutex_t) + 8) % 64];
 };
 
+#define MMSEM_BYTES	(MMSEM_SLOTS * sizeof(struct mmsem_slot) + SHIM_MMSEM_EXTRA)
+
 static struct mmsem_slot *slots;
 
 static struct mmsem_slot *map_table(int fd)
 {
-	void *p = mmap(NULL, MMSEM_SLOTS * sizeof(struct mmsem_slot),
-			     PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, MMSEM_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -60,7 +63,7 @@ static struct mmsem_slot *create_table(const char *path)
 	if (fd < 0)
 		return NULL;
 	/* A store into an unbacked page of a shared file is a SIGBUS. */
-	t = posix_fallocate(fd, 0, MMSEM_SLOTS * sizeof(*t)) ? NULL : map_table(fd);
+	t = posix_fallocate(fd, 0, MMSEM_BYTES) ? NULL : map_table(fd);
 	close(fd);
 	if (t) {
 		pthread_mutexattr_init(&at);
@@ -71,7 +74,7 @@ static struct mmsem_slot *create_table(const char *path)
 		pthread_mutexattr_destroy(&at);
 		if (link(tmp, path) && errno == EEXIST) {
 			/* Another process won: use its table. */
-			munmap(t, MMSEM_SLOTS * sizeof(*t));
+			munmap(t, MMSEM_BYTES);
 			t = NULL;
 		}
 	}
@@ -170,4 +173,9 @@ rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child)
 	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
 
 	return s && s->child_pid == child ? s->child_mm : 0;
+}
+
+void *shim_mmsem_extra(void)
+{
+	return slots ? (char *)slots + MMSEM_SLOTS * sizeof(struct mmsem_slot) : NULL;
 }

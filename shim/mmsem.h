@@ -23,4 +23,8 @@ void shim_mmsem_handoff(rmap_mm_t mm, pid_t child_pid, rmap_mm_t child_mm);
 /* Under @mm's slot: the mm handed to @child_pid, or 0. */
 rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child_pid);
 
+/* The page of the file after the slots (zeroed at creation): wtrack.c's. */
+#define SHIM_MMSEM_EXTRA	4096
+void *shim_mmsem_extra(void);
+
 #endif /* RMAPSHIM_MMSEM_H */

@@ -21,38 +21,36 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "shim.h"
+#include "wtrack.h"
 
 #define MAX_VMAS	16384
 #define BATCH		512		/* pagemap entries per read */
+#define TRACK_MIN_PAGES	16		/* smaller vmas are read, not tracked */
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_EXCLUSIVE	(1ull << 56)
+#define PM_UFFD_WP	(1ull << 57)	/* not written since the last tracked scan */
 #define PM_PFN_MASK	((1ull << 55) - 1)
 #define KPF_NOPAGE	20
 
 /*
- * PAGEMAP_SCAN (Linux 6.7; Debian 12's headers predate it): the present
- * ranges of a span in one ioctl, so the pagemap of sparse vmas (thread
- * stacks, malloc arenas, reservations) is not read page by page.
+ * PAGEMAP_SCAN (Linux 6.7): the present ranges of a span in one ioctl, so
+ * the pagemap of sparse vmas (thread stacks, malloc arenas, reservations)
+ * is not read page by page; and in a write-tracked vma (wtrack.c) the
+ * pages written since the last scan, write-protected again as it walks.
  */
-struct scan_region {
-	uint64_t start, end, categories;
-};
-struct scan_arg {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
-};
-#define SCAN_IOCTL	_IOWR('f', 16, struct scan_arg)
-#define SCAN_PRESENT	(1ull << 3)	/* PAGE_IS_PRESENT */
 #define SCAN_REGIONS	64
 
-struct present {
-	struct scan_region r[SCAN_REGIONS];
+struct scan {
+	struct shim_scan_region r[SCAN_REGIONS];
 	int n, i;
 	uint64_t known_end;		/* the scan has covered [.., known_end) */
+	uint64_t flags, mask;		/* what it asks for */
+	int err;			/* errno of a failed scan, else 0 */
 };
 
 static int scan_works = 1;		/* cleared once the kernel says ENOTTY */
@@ -64,6 +62,7 @@ struct kvma {
 	uint64_t start, end, pgoff;
 	uint64_t run_end;		/* end of the run of adjacent vmas it starts */
 	uint32_t flags;
+	int tracked;			/* write-tracked (wtrack.c): 1 yes, 0 not yet */
 	struct rmap_file_id file;
 };
 
@@ -80,7 +79,11 @@ struct recon {
 	struct shim_op *o;
 	rmap_mm_t mm;
 	uint64_t lo, hi;
-	struct present pr;		/* one scan serves many vmas */
+	struct scan pr;			/* present pages: one scan serves many vmas */
+	struct scan wr;			/* written pages of the tracked vma at hand */
+	int trust;			/* SHIM_RECON_TRUST and write tracking possible */
+	int verifying;			/* --verify=full's re-read of a tracked vma */
+	uint64_t missed;		/* ptes it found that tracking did not flag */
 	int nk, ns;
 	int kpf_fd;
 	struct spte sp[BATCH];
@@ -89,6 +92,7 @@ struct recon {
 };
 
 static uint64_t pmwin[BATCH];
+static unsigned char incore[BATCH];	/* mincore() of a tracked chunk */
 
 static void proc_path(char *buf, pid_t pid, const char *leaf)
 {
@@ -150,6 +154,7 @@ static void add_kvma(void *ctx, const struct shim_maps_vma *v)
 	k->end = v->end;
 	k->pgoff = v->file.ino ? v->offset >> PAGE_SHIFT : v->start >> PAGE_SHIFT;
 	k->flags = f;
+	k->tracked = 0;
 }
 
 static void collect_vma(void *ctx, const struct rmap_vma_info *v)
@@ -261,9 +266,13 @@ static int64_t kpageflags(struct recon *r, uint64_t pfn)
 	return (int64_t)v;
 }
 
-/* The frame now mapped at @addr, new to the shadow there. */
-static void fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
-		     uint64_t pm)
+/*
+ * The frame now mapped at @addr, new to the shadow there.  1 if it is no
+ * page to count after all: the zero page (its PFN learnt here, the first
+ * time it is met) or a PFN with no struct page.
+ */
+static int fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
+		    uint64_t pm)
 {
 	uint64_t pfn = pm & PM_PFN_MASK;
 	int64_t kf = kpageflags(r, pfn);
@@ -273,7 +282,7 @@ static void fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
 	if (kf >= 0 && (kf & ((1ll << KPF_ZERO_PAGE) | (1ll << KPF_NOPAGE)))) {
 		if (kf & (1ll << KPF_ZERO_PAGE))
 			zero_pfn = pfn;
-		return;
+		return 1;
 	}
 	if (kf >= 0 && (kf & (1ll << KPF_ANON)))
 		ff |= RMAP_FAULT_ANON;
@@ -281,19 +290,21 @@ static void fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
 		ff |= RMAP_FAULT_WRITE;
 	if (SHIM_RMAP(r->o, rmap_fault(shim.arena, r->mm, addr, pfn, ff)) == 0)
 		r->o->pages++;
+	return 0;
 }
 
-static void scan_from(struct present *p, int pm_fd, uint64_t start, uint64_t end)
+static void scan_from(struct scan *p, int pm_fd, uint64_t start, uint64_t end)
 {
-	struct scan_arg a = {
-		.size = sizeof(a), .start = start, .end = end,
+	struct shim_scan_arg a = {
+		.size = sizeof(a), .flags = p->flags, .start = start, .end = end,
 		.vec = (uintptr_t)p->r, .vec_len = SCAN_REGIONS,
-		.category_mask = SCAN_PRESENT, .return_mask = SCAN_PRESENT,
+		.category_mask = p->mask, .return_mask = p->mask,
 	};
-	long n = scan_works ? ioctl(pm_fd, SCAN_IOCTL, &a) : -1;
+	long n = scan_works ? ioctl(pm_fd, SHIM_SCAN_IOCTL, &a) : -1;
 
+	p->err = n < 0 ? (scan_works ? errno : ENOTTY) : 0;
 	if (n < 0) {
-		if (errno == ENOTTY)
+		if (p->err == ENOTTY)
 			scan_works = 0;	/* older kernel: read() the pagemap from now on */
 		p->n = p->i = 0;
 		p->known_end = start;	/* nothing known: read the pagemap */
@@ -310,7 +321,7 @@ static void scan_from(struct present *p, int pm_fd, uint64_t start, uint64_t end
  * next vmas, whose chunks the shadow maps are read without asking (and
  * the arena's, hundreds of pages, which are never read).
  */
-static int maybe_present(struct present *p, int pm_fd, uint64_t cs, uint64_t ce,
+static int maybe_present(struct scan *p, int pm_fd, uint64_t cs, uint64_t ce,
 			 uint64_t hi)
 {
 	if (cs >= p->known_end)
@@ -361,9 +372,9 @@ static void first_pte(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
  * pte before it.  Huge, sparse reservations (a sanitizer's shadow memory,
  * terabytes) are then crossed in a few steps, not 2 MiB at a time.
  */
-static uint64_t next_busy(struct recon *r, uint64_t from, uint64_t hi)
+static uint64_t next_busy(struct recon *r, const struct scan *p, uint64_t from,
+			  uint64_t hi)
 {
-	const struct present *p = &r->pr;
 	uint64_t kn = p->i < p->n ? p->r[p->i].start : p->known_end;
 
 	if (kn <= from)
@@ -374,29 +385,173 @@ static uint64_t next_busy(struct recon *r, uint64_t from, uint64_t hi)
 	return kn;
 }
 
-static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
+/* One pte: the pagemap entry @pm at @addr against the shadow's pte @s. */
+static void diff_pte(struct recon *r, const struct kvma *k, uint64_t addr,
+		     uint64_t pm, const struct spte *s, enum rmap_cause zap)
+{
+	int kp = (pm & PM_PRESENT) && (pm & PM_PFN_MASK) &&
+		 (pm & PM_PFN_MASK) != zero_pfn;
+
+	/*
+	 * A change still write-protected is one the tracked pass missed; one
+	 * written since was made by another thread meanwhile.
+	 */
+	if ((kp && (!s || s->key != (pm & PM_PFN_MASK))) || (!kp && s))
+		r->missed += r->verifying && (pm & PM_UFFD_WP);
+	/* A zero page met first where the shadow has a page: that one is gone. */
+	if (kp && (!s || s->key != (pm & PM_PFN_MASK)))
+		kp = !fault_in(r, k, addr, pm);
+	if (!kp && s &&
+	    SHIM_RMAP(r->o, rmap_zap_page(shim.arena, r->mm, addr, zap)) == 0)
+		r->o->pages++;
+}
+
+/* The shadow pte at @addr, if any; *j walks r->sp in address order. */
+static const struct spte *spte_at(struct recon *r, int *j, uint64_t addr)
+{
+	while (*j < r->nsp && r->sp[*j].addr < addr)
+		(*j)++;
+	return *j < r->nsp && r->sp[*j].addr == addr ? &r->sp[*j] : NULL;
+}
+
+/*
+ * Mark in @bits the pages of [cs, ce) written since the last scan (and
+ * write-protected again by this one); 1 if any, -1 if the scan failed.
+ * The scan runs on to @hi, the vma's end, in SCAN_REGIONS steps.
+ */
+static int written_in(struct scan *w, int pm_fd, uint64_t cs, uint64_t ce,
+		      uint64_t hi, uint64_t *bits)
+{
+	uint64_t base = cs;
+	int any = 0;
+
+	memset(bits, 0, BATCH / 8);
+	for (;;) {
+		if (cs >= w->known_end) {
+			scan_from(w, pm_fd, cs, hi);
+			if (w->err || w->known_end <= cs)
+				return -1;
+		}
+		while (w->i < w->n && w->r[w->i].end <= cs)
+			w->i++;
+		for (int x = w->i; x < w->n && w->r[x].start < ce; x++) {
+			uint64_t a = w->r[x].start > cs ? w->r[x].start : cs;
+			uint64_t b = w->r[x].end < ce ? w->r[x].end : ce;
+
+			for (; a < b; a += PAGE_SIZE) {
+				size_t i = (a - base) >> PAGE_SHIFT;
+
+				bits[i / 64] |= 1ull << (i % 64);
+			}
+			any = 1;
+		}
+		if (ce <= w->known_end)
+			return any;
+		cs = w->known_end;
+	}
+}
+
+/*
+ * A chunk of a write-tracked vma.  A page still there and not written
+ * keeps the frame the shadow has; the pagemap is read only for written
+ * pages and for present ones the shadow lacks (mincore() tells which are
+ * there).  With no shadow pte in the chunk only a written page can be new:
+ * a fault after a zap writes, or maps the zero page flagged as written.
+ * 0, or -1 to read the chunk the usual way (a vma changed under us).
+ */
+static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
+			 uint64_t cs, uint64_t ce, const uint64_t *wbits,
+			 enum rmap_cause zap)
+{
+	size_t n = (ce - cs) >> PAGE_SHIFT, first = n, last = 0;
+	uint64_t need[BATCH / 64] = { 0 };
+	int j = 0;
+
+	if (r->nsp && mincore((void *)(uintptr_t)cs, ce - cs, incore))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t addr = cs + (i << PAGE_SHIFT);
+		const struct spte *s = spte_at(r, &j, addr);
+		int w = (wbits[i / 64] >> (i % 64)) & 1;
+		int there = r->nsp ? incore[i] & 1 : w;
+
+		if (there && (w || !s)) {
+			need[i / 64] |= 1ull << (i % 64);
+			first = i < first ? i : first;
+			last = i;
+		} else if (!there && s &&
+			   SHIM_RMAP(r->o, rmap_zap_page(shim.arena, r->mm, addr, zap)) == 0) {
+			r->o->pages++;
+		}
+	}
+	if (first == n)
+		return 0;
+	{
+		size_t bytes = (last + 1 - first) * 8;
+		uint64_t at = cs + (first << PAGE_SHIFT);
+
+		r->win_lo = r->win_hi = 0;
+		if (pread(pm_fd, pmwin, bytes, (at >> PAGE_SHIFT) * 8) != (ssize_t)bytes)
+			return -1;
+	}
+	j = 0;
+	for (size_t i = first; i <= last; i++) {
+		uint64_t addr = cs + (i << PAGE_SHIFT);
+
+		if ((need[i / 64] >> (i % 64)) & 1)
+			diff_pte(r, k, addr, pmwin[i - first], spte_at(r, &j, addr), zap);
+	}
+	return 0;
+}
+
+/* May @k be write-tracked?  Private, anonymous and writable. */
+static int trackable(const struct kvma *k)
+{
+	return !k->file.ino && (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE;
+}
+
+static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 {
 	uint64_t lo = k->start > r->lo ? k->start : r->lo;
 	uint64_t hi = k->end < r->hi ? k->end : r->hi;
 	const uint64_t *pm;
 	enum rmap_cause zap = r->o->cause == RMAP_CAUSE_NONE ? RMAP_CAUSE_MADVISE
 							     : r->o->cause;
+	uint64_t wbits[BATCH / 64];
 
+	if (tracked)
+		r->wr.known_end = lo;
 	for (uint64_t cs = lo, ce; cs < hi; cs = ce) {
 		size_t n;
-		int j = 0;
+		int j = 0, w = 0;
 
 		ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
 		n = (ce - cs) >> PAGE_SHIFT;
 		r->nsp = 0;
 		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
+		if (tracked) {
+			w = written_in(&r->wr, pm_fd, cs, ce, hi, wbits);
+			/* Not registered (a new vma): read it; registered later. */
+			if (w < 0 && r->wr.err == EPERM && cs == lo) {
+				k->tracked = 0;
+				tracked = 0;
+			}
+		}
+		if (tracked && w >= 0) {
+			if (!r->nsp && !w) {
+				ce = next_busy(r, &r->wr, ce, hi);
+				continue;
+			}
+			if (!tracked_chunk(r, pm_fd, k, cs, ce, wbits, zap))
+				continue;
+		}
 		/*
 		 * Where the shadow has ptes the pagemap is read anyway (which of
 		 * them are still there?): the scan only spares reading chunks
 		 * that are empty on both sides.
 		 */
-		if (!r->nsp && !maybe_present(&r->pr, pm_fd, cs, ce, hi)) {
-			ce = next_busy(r, ce, hi);
+		if (!tracked && !r->nsp && !maybe_present(&r->pr, pm_fd, cs, ce, hi)) {
+			ce = next_busy(r, &r->pr, ce, hi);
 			continue;
 		}
 		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
@@ -404,20 +559,48 @@ static void diff_pages(struct recon *r, int pm_fd, const struct kvma *k)
 			return;
 		for (size_t i = 0; i < n; i++) {
 			uint64_t addr = cs + (i << PAGE_SHIFT);
-			int kp = (pm[i] & PM_PRESENT) && (pm[i] & PM_PFN_MASK) &&
-				 (pm[i] & PM_PFN_MASK) != zero_pfn;
-			const struct spte *s = NULL;
 
-			while (j < r->nsp && r->sp[j].addr < addr)
-				j++;
-			if (j < r->nsp && r->sp[j].addr == addr)
-				s = &r->sp[j];
-			if (kp && (!s || s->key != (pm[i] & PM_PFN_MASK)))
-				fault_in(r, k, addr, pm[i]);
-			else if (!kp && s &&
-				 SHIM_RMAP(r->o, rmap_zap_page(shim.arena, r->mm, addr, zap)) == 0)
-				r->o->pages++;
+			diff_pte(r, k, addr, pm[i], spte_at(r, &j, addr), zap);
 		}
+	}
+}
+
+/*
+ * --verify=full checks the tracking itself: after the tracked pass, a
+ * full read of the same vma must find nothing to change in a page still
+ * write-protected (one the kernel moved without a write, or a bug).
+ */
+static void diff_tracked(struct recon *r, int pm_fd, struct kvma *k)
+{
+	k->tracked = 1;
+	diff_pages(r, pm_fd, k, 1);
+	if (!k->tracked || shim.cfg.verify != SHIM_VERIFY_FULL)
+		return;
+	r->verifying = 1;
+	diff_pages(r, pm_fd, k, 0);
+	r->verifying = 0;
+}
+
+/* Register the vmas found untracked, then hand the fd to the supervisor. */
+static void track_new_vmas(struct recon *r)
+{
+	char msg[96] = "write tracking missed ";
+	int tried = 0;
+
+	for (int i = 0; i < r->nk; i++) {
+		if (!trackable(&kv[i]) || kv[i].tracked ||
+		    kv[i].end - kv[i].start < TRACK_MIN_PAGES * PAGE_SIZE)
+			continue;
+		tried = 1;
+		if (shim_wtrack_register(kv[i].start, kv[i].end) == -ENOTSUP)
+			break;
+	}
+	if (tried)
+		shim_wtrack_park();
+	if (r->missed) {
+		strcpy(shim_utoa(msg + strlen(msg), r->missed),
+		       " ptes (found by the --verify=full re-read)");
+		rlog_note(shim.log, shim.pid, RLOG_NOTE_WARN, msg);
 	}
 }
 
@@ -425,7 +608,12 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags)
 {
 	struct recon r = { .o = o, .mm = mm, .lo = lo & ~(PAGE_SIZE - 1),
-			   .hi = hi, .kpf_fd = -1 };
+			   .hi = hi, .kpf_fd = -1,
+			   .pr = { .mask = SHIM_PAGE_IS_PRESENT },
+			   .wr = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
+				   .mask = SHIM_PAGE_IS_WRITTEN },
+			   .trust = (flags & SHIM_RECON_TRUST) && !pid &&
+				    shim_wtrack_possible() };
 	int err, pm_fd;
 
 	if (!mm)
@@ -451,8 +639,14 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	for (int i = r.nk; i-- > 0;)
 		kv[i].run_end = i + 1 < r.nk && kv[i + 1].start == kv[i].end
 				? kv[i + 1].run_end : kv[i].end;
-	for (int i = 0; i < r.nk; i++)
-		diff_pages(&r, pm_fd, &kv[i]);
+	for (int i = 0; i < r.nk; i++) {
+		if (r.trust && trackable(&kv[i]))
+			diff_tracked(&r, pm_fd, &kv[i]);
+		else
+			diff_pages(&r, pm_fd, &kv[i], 0);
+	}
+	if (r.trust)
+		track_new_vmas(&r);
 	close(pm_fd);
 	if (r.kpf_fd >= 0)
 		close(r.kpf_fd);

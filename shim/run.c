@@ -15,6 +15,7 @@
  * writes the run's totals (RLOG_RUN_END).
  */
 #include "mmsem.h"
+#include "wtrack.h"
 #include "run.h"
 #include "shimenv.h"
 #include "traceable.h"
@@ -496,6 +497,26 @@ static void forward_signal(struct run *r, const siginfo_t *si)
 	forward_children(r, si->si_signo);
 }
 
+/*
+ * The workload's processes park their userfaultfds with us (wtrack.c): the
+ * pre-fork reconciliation then reads only the pages written since.
+ */
+static void start_write_tracking(struct run *r)
+{
+	int err;
+
+	if (!r->arena || r->o.no_write_tracking || !pfn_access())
+		return;
+	err = shim_wtrack_serve_start();
+	if (err)
+		run_warn(r, "no write tracking (%s): every fork reads the whole "
+			 "pagemap", strerror(-err));
+	else
+		run_note(r, RLOG_NOTE_INFO, "write tracking: userfaultfd-wp async, "
+			 "fds parked in the supervisor; frames the kernel moves "
+			 "without a write are seen at the next full reconciliation");
+}
+
 /* Wait for the whole tree, reaping dead mms and passing signals meanwhile. */
 static void supervise(struct run *r, const sigset_t *set)
 {
@@ -593,6 +614,7 @@ int main(int argc, char **argv)
 	run_threads_init(&r);
 	/* Before the environment: a running sampler turns the call-time one off. */
 	run_start_sample(&r);
+	start_write_tracking(&r);
 	prepare_cmd(&r);
 	start_line(&r);
 	/* Orphans of the tree come to us, so their exits are seen too. */

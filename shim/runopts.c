@@ -32,6 +32,9 @@ static const char usage[] =
 "                       from a supervisor thread (default off)\n"
 "  --verify=sampled|full  kernel oracle at implicit checkpoints (default sampled)\n"
 "  --no-verify          no kernel oracle\n"
+"  --no-write-tracking  read every page's frame before each fork instead of\n"
+"                       tracking writes with userfaultfd (for programs that\n"
+"                       use userfaultfd themselves)\n"
 "  --perturb[=SEED]     widen the spec's race windows, seeded (default 1)\n"
 "  --arena-pages N      frames the shadow can track, 16 to 2^24 (default\n"
 "                       2^20); past it new pages are counted, not tracked\n"
@@ -146,6 +149,10 @@ static int parse_one(int argc, char **argv, int *i, struct run_opts *o)
 	}
 	if (!strcmp(arg, "--no-verify")) {
 		o->verify = RUN_VERIFY_OFF;
+		return 0;
+	}
+	if (!strcmp(arg, "--no-write-tracking")) {
+		o->no_write_tracking = 1;
 		return 0;
 	}
 	if (!strncmp(arg, "-o", 2)) {

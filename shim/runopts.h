@@ -23,6 +23,7 @@ struct run_opts {
 	uint64_t perturb_seed;		/* 0 off */
 	uint32_t arena_pages;		/* shadow struct pages; 0: the default */
 	int quiet;
+	int no_write_tracking;		/* no userfaultfd parking (wtrack.c) */
 	char **cmd;			/* NULL-terminated, cmd[0] != NULL */
 };
 

@@ -9,6 +9,7 @@
 #include "mmsem.h"
 #include "racelog.h"
 #include "run.h"
+#include "wtrack.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -536,6 +537,7 @@ void run_finish(struct run *r, int status)
 	/* Neither thread may touch an mm the final reap tears down. */
 	run_stop_sample(r);
 	run_stop_reclaim(r);
+	shim_wtrack_serve_stop();
 	if (r->arena) {
 		run_reap_dead_mms(r, 1);
 		violations = (uint64_t)rmap_check(r->arena, NULL, 0);

@@ -22,9 +22,12 @@
  * the four calls are redirected in libunwind's own GOT (nobody else's):
  * pipe2 hands out NO_FD, read on it answers like an empty non-blocking
  * pipe, close on it succeeds, and the SYS_write probe becomes a
- * process_vm_readv of the same byte from ourselves, which fails with
- * EFAULT where write() would (and on VM_IO/VM_PFNMAP mappings like
- * [vvar], which hold no stack and no code).  No fd is ever created.
+ * FUTEX_WAIT that cannot sleep on the word holding that byte: the kernel
+ * reads it with a plain user access and fails with EFAULT where write()
+ * would.  (Not process_vm_readv: its read-only pin of a page shared with
+ * a fork child makes the kernel copy the page, a new frame under the
+ * shadow's feet with no write to show for it - wtrack.c.)  No fd is ever
+ * created.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -33,8 +36,9 @@
 #include <link.h>
 #include <stdarg.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "unwinder.h"
@@ -70,15 +74,18 @@ static int fake_close(int fd)
 	return fd == NO_FD ? 0 : real_close(fd);
 }
 
-/* Can we read @n bytes at @addr?  As write() to a pipe would tell. */
+/*
+ * Can we read the byte at @addr?  As write() to a pipe would tell: EAGAIN
+ * (another value) and ETIMEDOUT (the same, no wait) both mean it was read.
+ */
 static long probe_readable(const void *addr, size_t n)
 {
-	char byte[8];
-	struct iovec to = { byte, n < sizeof(byte) ? n : sizeof(byte) };
-	struct iovec from = { (void *)addr, to.iov_len };
+	static const struct timespec now = { 0, 0 };
+	uint32_t *word = (uint32_t *)((uintptr_t)addr & ~(uintptr_t)3);
 
-	if (process_vm_readv(getpid(), &to, 1, &from, 1, 0) == (ssize_t)to.iov_len)
-		return (long)to.iov_len;
+	if (real_syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 0u, &now, NULL, 0) == 0 ||
+	    errno == EAGAIN || errno == ETIMEDOUT || errno == EINTR)
+		return n < 8 ? (long)n : 8;
 	errno = EFAULT;
 	return -1;
 }

@@ -305,6 +305,31 @@ def case_sample_quiet():
     shutil.rmtree(top)
 
 
+def case_write_tracking():
+    """Frames changed behind the shim's back (behindback: raw syscalls, as
+    glibc's malloc makes them) are all seen by the write-tracked pre-fork
+    reconciliation: under --verify=full a full pagemap read follows every
+    tracked pass and must find nothing to change.  Also: tracking was armed
+    in behindback, and the workload holds no userfaultfd (fdenv covers the
+    fd table of every example)."""
+    def inspect(run_dir, log):
+        notes = log.notes()
+        armed = [n for n in notes if n.startswith("write tracking armed")]
+        missed = [n for n in notes if "write tracking missed" in n]
+        check(armed, "write-tracking: never armed; notes %s" % notes)
+        check(not missed, "write-tracking: %s" % missed)
+        full = [o for o in log.oracles() if o["mismatched"]]
+        check(not full, "write-tracking: oracle mismatches %s" % full)
+    traced([os.path.join(PROGS, "behindback")], "behindback", min_compared=64,
+           opts=("--verify=full",), inspect=inspect, min_checkpoints=3)
+    # Off: the same run reads every page, and says nothing of tracking.
+    traced([os.path.join(PROGS, "behindback")], "behindback-off", min_compared=64,
+           opts=("--no-write-tracking",), min_checkpoints=3,
+           inspect=lambda d, log: check(
+               not [n for n in log.notes() if n.startswith("write tracking")],
+               "--no-write-tracking: notes %s" % log.notes()))
+
+
 def case_preload_only():
     """LD_PRELOAD + RMAPSHIM_OUT without the supervisor, and bad variables."""
     top = tempfile.mkdtemp(prefix="shimpre.")
