@@ -11,6 +11,8 @@ __thread struct rmap_current rmap_cur;
 static __thread rmap_sink_fn sink_fn;
 static __thread void *sink_ctx;
 static __thread uint32_t sink_mask = ~0u;
+/* Not in rmap_cur: rmap.c saves and restores that around page walks. */
+static __thread uint64_t thread_counts[RMAP_EV_NR_TYPES];
 
 static const char *const cause_names[RMAP_CAUSE_NR] = {
 	[RMAP_CAUSE_NONE] = "none",
@@ -62,6 +64,11 @@ void rmap_set_sink_mask(uint32_t mask)
 	sink_mask = mask;
 }
 
+const uint64_t *rmap_thread_event_counts(void)
+{
+	return thread_counts;
+}
+
 static void deliver(struct rmap_arena *a, const struct rmap_event *ev)
 {
 	(void)a;
@@ -93,7 +100,8 @@ void emit(struct rmap_arena *a, enum rmap_event_type type, rmap_page_t page,
 	struct thread_slot *s = thread_slot(a, &shared);
 
 	slot_add(&s->ev[type][rmap_cur.cause], 1, shared);
-	if (likely(!sink_fn))
+	thread_counts[type]++;
+	if (likely(!sink_fn) || !(sink_mask & (1u << type)))
 		return;
 	struct rmap_event ev;
 	fill(&ev, a, type, page);
@@ -110,6 +118,7 @@ void note_race(struct rmap_arena *a, enum rmap_race race, rmap_page_t page)
 
 	slot_add(&s->race[race], 1, shared);
 	slot_add(&s->ev[RMAP_EV_RACE][rmap_cur.cause], 1, shared);
+	thread_counts[RMAP_EV_RACE]++;
 	if (!sink_fn)
 		return;
 	struct rmap_event ev;
@@ -129,6 +138,7 @@ void note_violation(struct rmap_arena *a, rmap_page_t page, const char *what)
 	(void)what;
 	__atomic_fetch_add(&a->violations, 1, __ATOMIC_RELAXED);
 	slot_add(&s->ev[RMAP_EV_VIOLATION][rmap_cur.cause], 1, shared);
+	thread_counts[RMAP_EV_VIOLATION]++;
 	if (!sink_fn)
 		return;
 	struct rmap_event ev;

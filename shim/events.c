@@ -2,11 +2,14 @@
 /*
  * events.c - what rmapcore did, into the log.
  *
- * rmapcore reports every transition to a per-thread sink, synchronously and
- * possibly with its locks held, so the sink only counts and appends (the
- * log is lock-free).  MAP_FIRST and UNMAP_LAST change nr_mapped and are
- * logged one by one (every type with --events pages); the rest is summed
- * per intercepted operation and written once as RLOG_TRANSITION_AGG.
+ * rmapcore reports transitions to a per-thread sink, synchronously and
+ * possibly with its locks held, so the sink only appends (the log is
+ * lock-free).  MAP_FIRST and UNMAP_LAST change nr_mapped and are logged
+ * one by one (every type with --events pages), so only they (and race
+ * hits) reach the sink; the rest is counted by rmapcore per thread, and
+ * the difference over an intercepted operation is written once as
+ * RLOG_TRANSITION_AGG.  Nested operations: the innermost one running gets
+ * the counts, as the sink gave them before.
  */
 #include <string.h>
 
@@ -30,7 +33,6 @@ static void sink(void *ctx, const struct rmap_event *ev)
 	(void)ctx;
 	if (!o || ev->type >= RMAP_EV_NR_TYPES)
 		return;
-	o->counts[ev->type]++;
 	rlog_race_hit(shim.log, o->pid, o->stack, ev);
 	if (!logged_individually(ev->type))
 		return;
@@ -74,15 +76,33 @@ void shim_events_thread_init(void)
 		return;
 	t_sink_set = 1;
 	rmap_set_sink(sink, NULL);
-	/* Every type reaches the sink: the aggregate needs them all. */
-	rmap_set_sink_mask(~0u);
+	rmap_set_sink_mask(shim.cfg.events_pages ? ~0u :
+			   1u << RMAP_EV_MAP_FIRST | 1u << RMAP_EV_UNMAP_LAST |
+			   1u << RMAP_EV_RACE | 1u << RMAP_EV_VIOLATION);
 	rmap_set_lockwait_hook(lockwait, NULL, shim.cfg.lockwait_ns);
+}
+
+/* What the thread did since @o last ran goes to @o. */
+static void op_take(struct shim_op *o)
+{
+	const uint64_t *now = rmap_thread_event_counts();
+
+	for (unsigned i = 0; i < RMAP_EV_NR_TYPES; i++)
+		o->counts[i] += now[i] - o->seen[i];
+}
+
+static void op_resume(struct shim_op *o)
+{
+	memcpy(o->seen, rmap_thread_event_counts(), sizeof(o->seen));
 }
 
 void shim_op_begin(struct shim_op *o, uint32_t op, uint32_t cause,
 		   uint32_t stack)
 {
+	if (t_op)
+		op_take(t_op);
 	memset(o, 0, sizeof(*o));
+	op_resume(o);
 	o->pid = shim.pid;
 	o->mm = shim.mm;
 	o->op = op;
@@ -98,7 +118,10 @@ void shim_op_end(struct shim_op *o)
 	struct rlog_transition_agg *g;
 	int any = 0;
 
+	op_take(o);
 	t_op = o->prev;
+	if (t_op)
+		op_resume(t_op);
 	rmap_set_caller_stack(shim.arena, t_op ? t_op->stack : 0);
 	for (unsigned i = 0; i < RMAP_EV_NR_TYPES; i++)
 		if (o->counts[i] && !logged_individually(i))

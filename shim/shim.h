@@ -99,6 +99,7 @@ struct shim_op {
 	uint32_t cause;			/* enum rmap_cause */
 	uint32_t stack;
 	uint64_t counts[RMAP_EV_NR_TYPES];
+	uint64_t seen[RMAP_EV_NR_TYPES];	/* the thread's counts when it last ran */
 	uint64_t pages;			/* ptes changed by the shim's calls */
 	uint64_t rmap_ns;		/* time inside rmapcore */
 	struct shim_op *prev;
