@@ -30,6 +30,7 @@
 #define MAX_VMAS	16384
 #define BATCH		512		/* pagemap entries per read */
 #define TRACK_MIN_PAGES	16		/* smaller vmas are read, not tracked */
+#define TRACK_MAX_BYTES	(64ull << 30)	/* larger vmas are read (sparse) */
 #define READ_GAP	16		/* a tracked chunk's reads bridge shorter gaps */
 
 #define PM_PRESENT	(1ull << 63)
@@ -517,15 +518,20 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 }
 
 /*
- * May @k be write-tracked?  Private, anonymous, writable and not tiny.
- * Not file-backed: truncation and reclaim replace file pages without a
- * write, and tracking read-only text instead (a PAGEMAP_SCAN for present
- * pages, 10 ns a page of the vma) measured slower at 0 MiB than reading
- * its pagemap (shim-phases prepare 1.01-1.30 vs 1.23-1.47 kernel forks).
+ * May @k be write-tracked?  Private, anonymous, writable, not tiny and
+ * not a huge reservation: a sanitizer's shadow memory (terabytes, written
+ * all the time) made every write-protecting scan crawl (ASan forkstorm:
+ * 70% of its time in change_pte_range).  Not file-backed: truncation and
+ * reclaim replace file pages without a write, and tracking read-only text
+ * instead (a PAGEMAP_SCAN for present pages, 10 ns a page of the vma)
+ * measured slower at 0 MiB than reading its pagemap (shim-phases prepare
+ * 1.23-1.47 kernel forks with it, 1.01-1.30 without).
  */
 static int trackable(const struct kvma *k)
 {
-	return !k->file.ino && k->end - k->start >= TRACK_MIN_PAGES * PAGE_SIZE &&
+	uint64_t len = k->end - k->start;
+
+	return !k->file.ino && len >= TRACK_MIN_PAGES * PAGE_SIZE && len <= TRACK_MAX_BYTES &&
 	       (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE;
 }
 
