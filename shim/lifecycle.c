@@ -365,6 +365,7 @@ void shim_exit(int status, uint32_t how)
 		e->rmap_ns = o.rmap_ns;
 		rlog_commit(shim.log, e);
 	}
+	rmap_thread_release(shim.arena);
 	shim.mm = 0;
 	shim.traced = 0;
 	shim_leave();
