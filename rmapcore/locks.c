@@ -119,7 +119,10 @@ struct thread_slot *thread_slot_slow(struct rmap_arena *a, int *shared)
 			return t.slot;
 		}
 	}
-	memmove(&rmap_tcache[1], &rmap_tcache[0], 3 * sizeof(rmap_tcache[0]));
+	/* Not memmove: its libc page would be one more fault in a fork child. */
+	rmap_tcache[3] = rmap_tcache[2];
+	rmap_tcache[2] = rmap_tcache[1];
+	rmap_tcache[1] = rmap_tcache[0];
 	c->a = a;
 	c->id = a->id;
 	c->slot = claim_slot(a, &c->shared);
