@@ -34,7 +34,7 @@
 #define PAGE_MAPPING_ANON 1u
 
 #define RMAP_MAGIC	"RMAPCORE"
-#define RMAP_VERSION	2	/* the arena header layout: bumped when it changes */
+#define RMAP_VERSION	3	/* the arena header layout: bumped when it changes */
 
 /* ---- struct page: the shadow mem_map entry, exactly one cache line ---- */
 struct page {
@@ -168,7 +168,7 @@ struct thread_slot {
 	uint32_t open_page;
 	uint16_t open_race, open_cause;
 	uint32_t stack;
-	uint32_t pad;
+	uint32_t free_next;		/* next released slot (rmap_thread_release) */
 };
 
 /* ---- pools: a bump pointer plus a free list ---- */
@@ -222,6 +222,7 @@ struct rmap_arena {
 
 	uint32_t threads_claimed;	/* slot 0 is the shared overflow slot */
 	uint32_t pad0;
+	uint64_t threads_free;		/* released slots: ABA tag << 32 | first slot */
 
 	struct rlock mapping_lock;	/* address_space hash (leaf) */
 	struct rlock lru_lock;		/* zone->lru_lock */

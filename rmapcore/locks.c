@@ -65,16 +65,39 @@ static struct thread_slot *slot_at(struct rmap_arena *a, uint32_t i)
 	return (struct thread_slot *)((char *)a + a->off_threads + (uint64_t)i * sizeof(struct thread_slot));
 }
 
-static struct thread_slot *claim_slot(struct rmap_arena *a, int *shared)
+/*
+ * A released slot first: its pages exist already, where a never-used slot
+ * allocates and zeroes one or two shmem pages under the claimer (every fork
+ * child claims one).  The tag in the high half defeats ABA.
+ */
+static struct thread_slot *pop_released(struct rmap_arena *a)
 {
-	uint32_t n = __atomic_add_fetch(&a->threads_claimed, 1, __ATOMIC_RELAXED);
+	uint64_t head = LOAD_ACQ(&a->threads_free), next;
 	struct thread_slot *s;
 
-	if (n > a->cfg.max_threads) {
-		*shared = 1;
-		return slot_at(a, 0);
+	while ((uint32_t)head) {
+		s = slot_at(a, (uint32_t)head);
+		next = ((head >> 32) + 1) << 32 | LOAD(&s->free_next);
+		if (__atomic_compare_exchange_n(&a->threads_free, &head, next, 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+			return s;
 	}
-	s = slot_at(a, n);
+	return NULL;
+}
+
+static struct thread_slot *claim_slot(struct rmap_arena *a, int *shared)
+{
+	struct thread_slot *s = pop_released(a);
+	uint32_t n;
+
+	if (!s) {
+		n = __atomic_add_fetch(&a->threads_claimed, 1, __ATOMIC_RELAXED);
+		if (n > a->cfg.max_threads) {
+			*shared = 1;
+			return slot_at(a, 0);
+		}
+		s = slot_at(a, n);
+	}
 	STORE(&s->pid, (int32_t)getpid());
 	STORE(&s->tid, current_tid());
 	*shared = 0;
@@ -96,12 +119,38 @@ struct thread_slot *thread_slot_slow(struct rmap_arena *a, int *shared)
 			return t.slot;
 		}
 	}
-	memmove(&rmap_tcache[1], &rmap_tcache[0], 3 * sizeof(rmap_tcache[0]));
+	/* Not memmove: its libc page would be one more fault in a fork child. */
+	rmap_tcache[3] = rmap_tcache[2];
+	rmap_tcache[2] = rmap_tcache[1];
+	rmap_tcache[1] = rmap_tcache[0];
 	c->a = a;
 	c->id = a->id;
 	c->slot = claim_slot(a, &c->shared);
 	*shared = c->shared;
 	return c->slot;
+}
+
+void rmap_thread_release(struct rmap_arena *a)
+{
+	uint64_t head, next;
+	uint32_t i;
+
+	for (i = 0; i < 4; i++)
+		if (rmap_tcache[i].a == a && rmap_tcache[i].id == a->id)
+			break;
+	if (i == 4)
+		return;
+	rmap_tcache[i].a = NULL;
+	if (rmap_tcache[i].shared)
+		return;
+	i = (uint32_t)(((char *)rmap_tcache[i].slot - ((char *)a + a->off_threads)) /
+		       sizeof(struct thread_slot));
+	head = LOAD(&a->threads_free);
+	do {
+		STORE(&slot_at(a, i)->free_next, (uint32_t)head);
+		next = ((head >> 32) + 1) << 32 | i;
+	} while (!__atomic_compare_exchange_n(&a->threads_free, &head, next, 0,
+					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
 static void slot_min(uint64_t *p, uint64_t v, int shared)

@@ -296,6 +296,12 @@ void rmap_lock_stats(const struct rmap_arena *a,
 /* Contentions per (class, site): lock_stat's "contention points". */
 void rmap_lock_site_contentions(const struct rmap_arena *a,
 				uint64_t out[RMAP_LC_NR][RMAP_LOCK_SITES]);
+/*
+ * The calling thread makes no more rmapcore calls on @a (its process is
+ * exiting): its statistics slot goes back to be claimed by the next new
+ * thread, which keeps adding to the same sums.
+ */
+void rmap_thread_release(struct rmap_arena *a);
 
 /*
  * A waiter that spun longer than @threshold_ns is reported to this per-

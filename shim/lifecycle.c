@@ -22,7 +22,7 @@
 #include "shim.h"
 #include "wtrack.h"
 
-struct shim_proc shim = { .mm_lock = PTHREAD_MUTEX_INITIALIZER };
+SHIM_CHILD_WRITES struct shim_proc shim = { .mm_lock = PTHREAD_MUTEX_INITIALIZER };
 __thread int shim_busy;
 __thread int shim_fork_wrapped;
 __thread int shim_vforking;
@@ -105,7 +105,12 @@ void shim_block_signals(void)
 {
 	sigset_t all;
 
-	sigfillset(&all);
+	/*
+	 * sigfillset without the call: its libc page was a fault in half the
+	 * fork children.  pthread_sigmask drops glibc's internal signals, as
+	 * sigfillset would.
+	 */
+	memset(&all, 0xff, sizeof(all));
 	pthread_sigmask(SIG_BLOCK, &all, &t_saved_mask);
 	t_sigs_blocked = 1;
 }
@@ -367,6 +372,7 @@ void shim_exit(int status, uint32_t how)
 		e->rmap_ns = o.rmap_ns;
 		rlog_commit(shim.log, e);
 	}
+	rmap_thread_release(shim.arena);
 	shim.mm = 0;
 	shim.traced = 0;
 	shim_leave();

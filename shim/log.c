@@ -277,6 +277,12 @@ static void own_thread_state(struct rlog *l)
 
 	if (tls_pid == pid && tls_log == l)
 		return;
+	/*
+	 * A fork child has no pte for the header page: touch it by a write
+	 * first, one fault.  Read first, it took a read fault and then a
+	 * write-protect fault (the filesystem's page_mkwrite) at claim_segment.
+	 */
+	__atomic_fetch_add(&hdr_of(l)->seq, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&tls_pos, NO_SEGMENT, __ATOMIC_RELAXED);
 	tls_log = l;
 	tls_tid = (pid_t)syscall(SYS_gettid);
@@ -324,12 +330,12 @@ void *rlog_reserve(struct rlog *l, uint16_t type, size_t payload_len)
 
 	if (!l)
 		return NULL;
+	own_thread_state(l);
 	need = REC_HDR + (((uint64_t)payload_len + 7) & ~(uint64_t)7);
 	if (need > hdr_of(l)->seg_size - SEG_HDR) {
 		drop(l);
 		return NULL;
 	}
-	own_thread_state(l);
 	r = place(l, (uint32_t)need);
 	if (!r) {
 		drop(l);

@@ -37,7 +37,8 @@ struct mmsem_slot {
 	/* The fork child whose mm the holder copied last (shim_mmsem_handoff). */
 	int32_t child_pid;
 	rmap_mm_t child_mm;
-	char pad[64 - (sizeof(pthread_mutex_t) + 8) % 64];
+	uint32_t touch;		/* written before locking (shim_mmsem_lock) */
+	char pad[64 - (sizeof(pthread_mutex_t) + 12) % 64];
 };
 
 #define MMSEM_BYTES	(MMSEM_SLOTS * sizeof(struct mmsem_slot) + SHIM_MMSEM_EXTRA)
@@ -121,8 +122,15 @@ void shim_mmsem_lock(rmap_mm_t mm)
 {
 	pthread_mutex_t *m = slot_of(mm);
 
-	if (m)
-		got(m, pthread_mutex_lock(m));
+	if (!m)
+		return;
+	/*
+	 * A store before the mutex's first read: a fork child's first touch of
+	 * the table page is then one write fault, not a read fault and then a
+	 * write-protect fault (the filesystem's page_mkwrite).
+	 */
+	__atomic_store_n(&slots[mm % MMSEM_SLOTS].touch, 0, __ATOMIC_RELAXED);
+	got(m, pthread_mutex_lock(m));
 }
 
 /* For another process's mm: never wait long, it may be waiting for ours. */

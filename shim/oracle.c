@@ -323,7 +323,7 @@ static void check(struct tally *t, struct keys *ks, int explicit_cp)
  * everywhere.
  */
 #define BUDGET_DIV	20
-static struct {
+static SHIM_CHILD_WRITES struct {
 	uint64_t t0, spent, last;
 	int image;			/* not a fork child */
 } budget;

@@ -25,6 +25,12 @@
 #include "rmapcore.h"
 
 #define SHIM_API __attribute__((visibility("default")))
+/*
+ * Private state a fork child writes between fork and exit: together in
+ * .data (one page, copied once at the child's first write) where .bss
+ * scattered it over four pages, each a copy-on-write fault in every child.
+ */
+#define SHIM_CHILD_WRITES __attribute__((section(".data.shim_child")))
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1ull << PAGE_SHIFT)
 

@@ -42,8 +42,8 @@ struct stack_slot {
 };
 
 static struct stack_slot slots[STACK_SLOTS];
-static uint32_t next_id;
-static uint64_t gen = 1;		/* never 0: a zeroed slot is free */
+static SHIM_CHILD_WRITES uint32_t next_id;
+static SHIM_CHILD_WRITES uint64_t gen = 1;		/* never 0: a zeroed slot is free */
 static uintptr_t self_lo, self_hi;	/* our own text: frames we skip */
 static unsigned long seen_adds, seen_subs;
 static uint32_t modules_gen;
