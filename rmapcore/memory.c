@@ -49,34 +49,68 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 }
 
 typedef void (*pte_visit_fn)(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte);
+/* One pte table (a leaf node) and the part [addr, end) of its span to visit. */
+typedef void (*pte_range_fn)(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end);
 
-/* Visit every non-empty pte in [start, end), skipping empty subtrees. */
-static void walk_level(struct rmap_arena *a, uint32_t node, int level, uint64_t base,
-		       uint64_t start, uint64_t end, pte_visit_fn fn, void *ctx)
+/* pgd_addr_end & co: the next @shift boundary after @addr, or @end if first. */
+static uint64_t level_addr_end(uint64_t addr, uint64_t end, unsigned shift)
 {
-	uint64_t span = 1ull << level_shift(level);
-	unsigned i = base < start ? (unsigned)((start - base) / span) : 0;
+	uint64_t boundary = (addr + (1ull << shift)) & ~((1ull << shift) - 1);
 
-	for (; i < PTRS_PER_NODE; i++) {
-		uint64_t lo = base + i * span, *e = &PTN(a, node)->e[i];
-		if (lo >= end)
-			break;
-		if (!*e)
+	return boundary - 1 < end - 1 ? boundary : end;
+}
+
+/*
+ * Call @fn once per pte table under [addr, end), skipping empty subtrees,
+ * as walk_page_range's pmd_entry does: the visitors loop over the ptes
+ * themselves, no call per empty pte.
+ */
+static void walk_level(struct rmap_arena *a, uint32_t node, int level, uint64_t addr,
+		       uint64_t end, pte_range_fn fn, void *ctx)
+{
+	const uint64_t *e = PTN(a, node)->e;
+	unsigned shift = level_shift(level);
+
+	for (uint64_t next; addr < end; addr = next) {
+		uint32_t child = (uint32_t)e[(addr >> shift) & (PTRS_PER_NODE - 1)];
+
+		next = level_addr_end(addr, end, shift);
+		if (!child)
 			continue;
-		if (level == 0)
-			fn(a, ctx, lo, e);
+		if (level == 1)
+			fn(a, ctx, PTN(a, child)->e, addr, next);
 		else
-			walk_level(a, (uint32_t)*e, level - 1, lo, start, end, fn, ctx);
+			walk_level(a, child, level - 1, addr, next, fn, ctx);
 	}
 }
 
+/* Visit the pte tables of the pages meeting [start, end). */
 static void walk_ptes(struct rmap_arena *a, struct mm_struct *mm, uint64_t start, uint64_t end,
-		      pte_visit_fn fn, void *ctx)
+		      pte_range_fn fn, void *ctx)
 {
 	if (end > (1ull << VA_BITS))
 		end = 1ull << VA_BITS;
+	start &= ~(PAGE_SIZE - 1);
 	if (mm->pgd && start < end)
-		walk_level(a, mm->pgd, PT_LEVELS - 1, 0, start, end, fn, ctx);
+		walk_level(a, mm->pgd, PT_LEVELS - 1, start, end, fn, ctx);
+}
+
+static unsigned pte_index(uint64_t addr)
+{
+	return (addr >> PAGE_SHIFT) & (PTRS_PER_NODE - 1);
+}
+
+/*
+ * @visit on each non-empty pte of [addr, end) in table @pte.  Inlined into
+ * each pte_range_fn, so that @visit is a direct call.
+ */
+static inline __attribute__((always_inline))
+void visit_pte_range(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end,
+		     pte_visit_fn visit)
+{
+	for (pte += pte_index(addr); addr < end; addr += PAGE_SIZE, pte++)
+		if (*pte)
+			visit(a, ctx, addr, pte);
 }
 
 static void free_level(struct rmap_arena *a, uint32_t node, int level)
@@ -441,13 +475,18 @@ void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 	}
 }
 
+static void zap_pte_table(struct rmap_arena *a, void *mm, uint64_t *pte, uint64_t addr, uint64_t end)
+{
+	visit_pte_range(a, mm, pte, addr, end, zap_one);
+}
+
 /* zap_pte_range over [start, end) of @mm, under its page_table_lock. */
 void zap_pte_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end)
 {
 	struct mm_struct *m = MM(a, mm);
 
 	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_ZAP_PTE_RANGE);
-	walk_ptes(a, m, start, end, zap_one, m);
+	walk_ptes(a, m, start, end, zap_pte_table, m);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 }
 
@@ -473,17 +512,14 @@ struct copy_ctx {
 	int cow, shared, err;
 };
 
-static void copy_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *src)
+/* @dst is the child's pte slot of @addr. */
+static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr, uint64_t *src,
+			 uint64_t *dst)
 {
-	struct copy_ctx *c = ctx;
-	uint64_t *dst = pte_lookup(a, c->dst, addr, 1), e;
+	uint64_t e = *src;
 	rmap_page_t page;
 
-	if (!dst) {
-		c->err = -ENOSPC;
-		return;
-	}
-	e = *src;
+
 	switch (pte_kind(e)) {
 	case RMAP_PTE_SWAP:
 		__atomic_add_fetch(&PG(a, (rmap_page_t)pte_payload(e))->swap_count, 1,
@@ -511,6 +547,30 @@ static void copy_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 	page_dup_rmap(a, page);
 }
 
+/*
+ * copy_pte_range: one table of the parent's; the child's table is looked
+ * up (allocated) once, at the first pte to copy, not once per pte.
+ */
+static void copy_pte_table(struct rmap_arena *a, void *ctx, uint64_t *src, uint64_t addr, uint64_t end)
+{
+	struct copy_ctx *c = ctx;
+	uint64_t *dst = NULL;
+
+	for (src += pte_index(addr); addr < end; addr += PAGE_SIZE, src++) {
+		if (!*src)
+			continue;
+		if (!dst) {
+			dst = pte_lookup(a, c->dst, addr, 1);
+			if (!dst) {
+				c->err = -ENOSPC;
+				return;
+			}
+			dst -= pte_index(addr);
+		}
+		copy_one_pte(a, c, addr, src, &dst[pte_index(addr)]);
+	}
+}
+
 /* copy_page_range: child's page_table_lock, then the parent's. */
 static int copy_page_range(struct rmap_arena *a, rmap_mm_t dst, rmap_mm_t src, const struct vm_area_struct *v)
 {
@@ -523,7 +583,7 @@ static int copy_page_range(struct rmap_arena *a, rmap_mm_t dst, rmap_mm_t src, c
 
 	rl_lock(a, &c.dst->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
 	rl_lock(a, &s->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
-	walk_ptes(a, s, v->vm_start, v->vm_end, copy_one_pte, &c);
+	walk_ptes(a, s, v->vm_start, v->vm_end, copy_pte_table, &c);
 	rl_unlock(a, &s->page_table_lock, RMAP_LC_PAGE_TABLE);
 	rl_unlock(a, &c.dst->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return c.err;
@@ -747,6 +807,11 @@ static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 	w->n++;
 }
 
+static void walk_present_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
+{
+	visit_pte_range(a, ctx, pte, addr, end, walk_present);
+}
+
 long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
 		    rmap_pte_fn fn, void *ctx)
 {
@@ -757,7 +822,7 @@ long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t
 		return -EINVAL;
 	m = MM(a, mm);
 	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
-	walk_ptes(a, m, start, end, walk_present, &w);
+	walk_ptes(a, m, start, end, walk_present_table, &w);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return w.n;
 }
@@ -783,13 +848,18 @@ static void move_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 	*pte = 0;
 }
 
+static void move_pte_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
+{
+	visit_pte_range(a, ctx, pte, addr, end, move_one_pte);
+}
+
 /* move_page_tables: ptes move, index/mapping/mapcount stay (no rmap call). */
 int move_page_tables(struct rmap_arena *a, rmap_mm_t mm, uint64_t old_start, uint64_t new_start, uint64_t len)
 {
 	struct move_ctx c = { MM(a, mm), new_start - old_start, 0 };
 
 	rl_lock(a, &c.mm->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_MOVE_PAGE_TABLES);
-	walk_ptes(a, c.mm, old_start, old_start + len, move_one_pte, &c);
+	walk_ptes(a, c.mm, old_start, old_start + len, move_pte_table, &c);
 	rl_unlock(a, &c.mm->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return c.err;
 }
@@ -814,9 +884,22 @@ int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t
 	return err;
 }
 
-/* For rmap_check: visit every pte of @mm (at quiescence, no lock needed). */
-void for_each_pte(struct rmap_arena *a, rmap_mm_t mm, void (*fn)(struct rmap_arena *, void *, uint64_t, uint64_t *),
-		  void *ctx)
+struct each_ctx {
+	pte_visit_fn fn;
+	void *ctx;
+};
+
+static void each_pte_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
 {
-	walk_ptes(a, MM(a, mm), 0, 1ull << VA_BITS, fn, ctx);
+	struct each_ctx *c = ctx;
+
+	visit_pte_range(a, c->ctx, pte, addr, end, c->fn);
+}
+
+/* For rmap_check: visit every pte of @mm (at quiescence, no lock needed). */
+void for_each_pte(struct rmap_arena *a, rmap_mm_t mm, pte_visit_fn fn, void *ctx)
+{
+	struct each_ctx c = { fn, ctx };
+
+	walk_ptes(a, MM(a, mm), 0, 1ull << VA_BITS, each_pte_table, &c);
 }
