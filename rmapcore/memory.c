@@ -18,6 +18,12 @@ static unsigned level_shift(int level)
 	return PAGE_SHIFT + 9 * (unsigned)level;
 }
 
+/* Index of @addr in a node of @level. */
+static unsigned level_index(uint64_t addr, int level)
+{
+	return (addr >> level_shift(level)) & (PTRS_PER_NODE - 1);
+}
+
 static uint32_t pt_node_alloc(struct rmap_arena *a)
 {
 	uint32_t n = pool_alloc(a, POOL_PT_NODES);
@@ -36,7 +42,7 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 	if ((addr >> VA_BITS) || !node)
 		return NULL;
 	for (level = PT_LEVELS - 1; level > 0; level--) {
-		uint64_t *e = &PTN(a, node)->e[(addr >> level_shift(level)) & (PTRS_PER_NODE - 1)];
+		uint64_t *e = &PTN(a, node)->e[level_index(addr, level)];
 		if (!*e) {
 			uint32_t n = alloc ? pt_node_alloc(a) : 0;
 			if (!n)
@@ -45,42 +51,57 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 		}
 		node = (uint32_t)*e;
 	}
-	return &PTN(a, node)->e[(addr >> PAGE_SHIFT) & (PTRS_PER_NODE - 1)];
+	return &PTN(a, node)->e[level_index(addr, 0)];
 }
 
 typedef void (*pte_visit_fn)(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte);
 /* One pte table (a leaf node) and the part [addr, end) of its span to visit. */
 typedef void (*pte_range_fn)(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end);
 
-/* pgd_addr_end & co: the next @shift boundary after @addr, or @end if first. */
-static uint64_t level_addr_end(uint64_t addr, uint64_t end, unsigned shift)
+/*
+ * The first non-empty entry of e[i..last], or last + 1.  Shadow tables are
+ * sparse (a process's few pages spread over a 47-bit space): a cache line
+ * of eight empty entries is passed with one test.
+ */
+static inline unsigned next_entry(const uint64_t *e, unsigned i, unsigned last)
 {
-	uint64_t boundary = (addr + (1ull << shift)) & ~((1ull << shift) - 1);
-
-	return boundary - 1 < end - 1 ? boundary : end;
+	for (; i <= last; i++) {
+		if (!(i & 7) && i + 7 <= last) {
+			const uint64_t *l = &e[i];
+			if (!(l[0] | l[1] | l[2] | l[3] | l[4] | l[5] | l[6] | l[7])) {
+				i += 7;
+				continue;
+			}
+		}
+		if (e[i])
+			break;
+	}
+	return i;
 }
 
 /*
- * Call @fn once per pte table under [addr, end), skipping empty subtrees,
- * as walk_page_range's pmd_entry does: the visitors loop over the ptes
- * themselves, no call per empty pte.
+ * Call @fn once per pte table under [addr, end), which lies in @node's
+ * span, skipping empty subtrees, as walk_page_range's pmd_entry does: the
+ * visitors loop over the ptes themselves, no call per empty pte.
  */
 static void walk_level(struct rmap_arena *a, uint32_t node, int level, uint64_t addr,
 		       uint64_t end, pte_range_fn fn, void *ctx)
 {
 	const uint64_t *e = PTN(a, node)->e;
-	unsigned shift = level_shift(level);
+	unsigned shift = level_shift(level), last = level_index(end - 1, level);
+	uint64_t base = addr & ~((1ull << level_shift(level + 1)) - 1);
 
-	for (uint64_t next; addr < end; addr = next) {
-		uint32_t child = (uint32_t)e[(addr >> shift) & (PTRS_PER_NODE - 1)];
+	for (unsigned i = level_index(addr, level); (i = next_entry(e, i, last)) <= last; i++) {
+		uint64_t lo = base + ((uint64_t)i << shift), hi = lo + (1ull << shift);
 
-		next = level_addr_end(addr, end, shift);
-		if (!child)
-			continue;
+		if (lo < addr)
+			lo = addr;
+		if (hi > end)
+			hi = end;
 		if (level == 1)
-			fn(a, ctx, PTN(a, child)->e, addr, next);
+			fn(a, ctx, PTN(a, (uint32_t)e[i])->e, lo, hi);
 		else
-			walk_level(a, child, level - 1, addr, next, fn, ctx);
+			walk_level(a, (uint32_t)e[i], level - 1, lo, hi, fn, ctx);
 	}
 }
 
@@ -95,9 +116,10 @@ static void walk_ptes(struct rmap_arena *a, struct mm_struct *mm, uint64_t start
 		walk_level(a, mm->pgd, PT_LEVELS - 1, start, end, fn, ctx);
 }
 
-static unsigned pte_index(uint64_t addr)
+/* The address of entry @i of the pte table that maps @addr. */
+static uint64_t pte_addr(uint64_t addr, unsigned i)
 {
-	return (addr >> PAGE_SHIFT) & (PTRS_PER_NODE - 1);
+	return (addr & ~((1ull << level_shift(1)) - 1)) + ((uint64_t)i << PAGE_SHIFT);
 }
 
 /*
@@ -108,20 +130,22 @@ static inline __attribute__((always_inline))
 void visit_pte_range(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end,
 		     pte_visit_fn visit)
 {
-	for (pte += pte_index(addr); addr < end; addr += PAGE_SIZE, pte++)
-		if (*pte)
-			visit(a, ctx, addr, pte);
+	unsigned last = level_index(end - 1, 0);
+
+	for (unsigned i = level_index(addr, 0); (i = next_entry(pte, i, last)) <= last; i++)
+		visit(a, ctx, pte_addr(addr, i), &pte[i]);
 }
 
 static void free_level(struct rmap_arena *a, uint32_t node, int level)
 {
-	for (unsigned i = 0; i < PTRS_PER_NODE; i++) {
-		uint32_t child = (uint32_t)PTN(a, node)->e[i];
-		if (!child)
-			continue;
+	uint64_t *e = PTN(a, node)->e;
+
+	for (unsigned i = 0; (i = next_entry(e, i, PTRS_PER_NODE - 1)) < PTRS_PER_NODE; i++) {
+		uint32_t child = (uint32_t)e[i];
+
 		if (level > 1)
 			free_level(a, child, level - 1);
-		PTN(a, node)->e[i] = 0;
+		e[i] = 0;
 		pool_free(a, POOL_PT_NODES, child);
 	}
 }
@@ -554,20 +578,19 @@ static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr
 static void copy_pte_table(struct rmap_arena *a, void *ctx, uint64_t *src, uint64_t addr, uint64_t end)
 {
 	struct copy_ctx *c = ctx;
+	unsigned last = level_index(end - 1, 0);
 	uint64_t *dst = NULL;
 
-	for (src += pte_index(addr); addr < end; addr += PAGE_SIZE, src++) {
-		if (!*src)
-			continue;
+	for (unsigned i = level_index(addr, 0); (i = next_entry(src, i, last)) <= last; i++) {
 		if (!dst) {
-			dst = pte_lookup(a, c->dst, addr, 1);
+			dst = pte_lookup(a, c->dst, pte_addr(addr, i), 1);
 			if (!dst) {
 				c->err = -ENOSPC;
 				return;
 			}
-			dst -= pte_index(addr);
+			dst -= i;
 		}
-		copy_one_pte(a, c, addr, src, &dst[pte_index(addr)]);
+		copy_one_pte(a, c, pte_addr(addr, i), &src[i], &dst[i]);
 	}
 }
 
