@@ -111,9 +111,8 @@ static void walk_ptes(struct rmap_arena *a, struct mm_struct *mm, uint64_t start
 {
 	if (end > (1ull << VA_BITS))
 		end = 1ull << VA_BITS;
-	start &= ~(PAGE_SIZE - 1);
 	if (mm->pgd && start < end)
-		walk_level(a, mm->pgd, PT_LEVELS - 1, start, end, fn, ctx);
+		walk_level(a, mm->pgd, PT_LEVELS - 1, start & ~(PAGE_SIZE - 1), end, fn, ctx);
 }
 
 /* The address of entry @i of the pte table that maps @addr. */
