@@ -542,7 +542,6 @@ static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr
 	uint64_t e = *src;
 	rmap_page_t page;
 
-
 	switch (pte_kind(e)) {
 	case RMAP_PTE_SWAP:
 		__atomic_add_fetch(&PG(a, (rmap_page_t)pte_payload(e))->swap_count, 1,
