@@ -482,7 +482,13 @@ void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 	case RMAP_PTE_PRESENT:
 		page = (rmap_page_t)pte_payload(old);
 		rmap_cur.addr = addr;
-		if (old & PTE_DIRTY)
+		/*
+		 * set_page_dirty tests before it sets, and so do we: the bit
+		 * stays until the page is freed, and a read first lets a fork
+		 * child's fault on the shared arena map 16 pages of struct page
+		 * (fault-around) where a locked RMW first faulted each 4 KiB.
+		 */
+		if ((old & PTE_DIRTY) && !page_flag(PG(a, page), RMAP_PG_DIRTY))
 			set_page_flag(PG(a, page), RMAP_PG_DIRTY);
 		if ((old & PTE_YOUNG) && !PageAnon(LOAD(&PG(a, page)->mapping)))
 			set_page_flag(PG(a, page), RMAP_PG_REFERENCED);	/* mark_page_accessed */
