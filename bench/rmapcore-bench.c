@@ -11,6 +11,10 @@
  *    then rmap_exit_mmap of the child), per mode, in ns/page, next to the
  *    real kernel's fork + _exit + waitpid of a process with 1 GiB resident
  *    in 4 KiB pages, measured in the same run.
+ * 3. Fork-copy + zap of a sparse mm shaped like a small process (forkstorm
+ *    at 0 MiB): 40 vmas over the 47-bit space holding 1,000 present
+ *    pages, in us/fork: what the page-table walks cost where most entries
+ *    they pass are empty.
  *
  * Every measurement is repeated, interleaved across modes, and the median
  * is reported.  Usage: rmapcore-bench [--quick] [--json] [--reps N]
@@ -33,6 +37,9 @@
 #define NMODES		3
 #define MAX_REPS	15
 #define OWNER_START	0x100000000ull
+#define SPARSE_VMAS	40
+#define SPARSE_PAGES	25	/* present per vma */
+#define SPARSE_FORKS	50	/* per measurement */
 
 enum pair_cfg { ONE, THR_SAME, THR_DIFF, PROC_SAME, PROC_DIFF, NCFG };
 static const char *const cfg_name[NCFG] = {
@@ -53,9 +60,11 @@ struct mode_bench {
 	char dir[64], path[96];
 	struct rmap_arena *a;
 	rmap_mm_t owner;	/* maps mm_pages anon pages */
+	rmap_mm_t sparse;	/* SPARSE_VMAS vmas, SPARSE_PAGES present each */
 	rmap_page_t *pages;	/* the owner's pages, in address order */
 	double pair[2][NCFG][MAX_REPS];	/* [ptl][cfg][rep] ns/pair */
 	double forkzap[MAX_REPS];	/* ns/page */
+	double sparse_fz[MAX_REPS];	/* us/fork */
 };
 
 static double kernel_forkexit[MAX_REPS];	/* ns/page */
@@ -106,6 +115,35 @@ static void die(const char *what, int err)
 
 /* ---- setup --------------------------------------------------------------- */
 
+/*
+ * Like a small process: 10 vmas near the program, 20 near the libraries,
+ * 10 near the stack; every fifth 8 MiB with its pages 200 KiB apart, the
+ * others 256 KiB with theirs 8 KiB apart.
+ */
+static void setup_sparse(struct mode_bench *mb)
+{
+	uint64_t key = 0x10000000;
+	int ret;
+
+	if ((ret = rmap_mm_create(mb->a, 3, 0, &mb->sparse)))
+		die("sparse mm", -ret);
+	for (uint64_t v = 0; v < SPARSE_VMAS; v++) {
+		uint64_t start = v < 10 ? 0x555555554000ull + v * 0x600000 :
+				 v < 30 ? 0x7f0000000000ull + (v - 10) * 0x1000000 :
+					  0x7ffd00000000ull + (v - 30) * 0x40000000;
+		uint64_t pages = v % 5 ? 64 : 2048, stride = v % 5 ? 2 : 50;
+
+		ret = rmap_mmap_region(mb->a, mb->sparse, start, start + pages * PAGE,
+				       RMAP_VM_READ | RMAP_VM_WRITE | RMAP_VM_MAYWRITE,
+				       start / PAGE, NULL);
+		for (uint64_t i = 0; !ret && i < SPARSE_PAGES; i++)
+			ret = rmap_fault(mb->a, mb->sparse, start + i * stride * PAGE,
+					 key++, RMAP_FAULT_WRITE | RMAP_FAULT_ANON);
+		if (ret)
+			die("sparse mm", -ret);
+	}
+}
+
 static void setup_mode(struct mode_bench *mb, enum rmap_mode mode)
 {
 	struct rmap_arena_config cfg;
@@ -143,10 +181,12 @@ static void setup_mode(struct mode_bench *mb, enum rmap_mode mode)
 			die("owner fault", -ret);
 		mb->pages[i] = rmap_page_find(mb->a, 0x100000 + i);
 	}
+	setup_sparse(mb);
 }
 
 static void teardown_mode(struct mode_bench *mb)
 {
+	rmap_exit_mmap(mb->a, mb->sparse, RMAP_CAUSE_EXIT);
 	rmap_exit_mmap(mb->a, mb->owner, RMAP_CAUSE_EXIT);
 	rmap_arena_detach(mb->a);
 	free(mb->pages);
@@ -310,6 +350,19 @@ static double forkzap_measure(struct mode_bench *mb)
 	return (t1 - t0) / opt.mm_pages;
 }
 
+static double sparse_measure(struct mode_bench *mb)
+{
+	double t0 = now_ns();
+	rmap_mm_t child;
+	int ret;
+
+	for (int i = 0; i < SPARSE_FORKS; i++)
+		if ((ret = rmap_dup_mmap(mb->a, mb->sparse, 4, &child)) ||
+		    (ret = rmap_exit_mmap(mb->a, child, RMAP_CAUSE_EXIT)))
+			die("sparse fork", -ret);
+	return (now_ns() - t0) / SPARSE_FORKS / 1000;
+}
+
 /*
  * A helper process holding mm_pages resident 4 KiB pages forks, the child
  * _exits, the helper reaps it: one request byte in, one ns/page out.
@@ -367,7 +420,7 @@ static double kernel_measure(int req_fd, int res_fd)
 
 static void report(struct mode_bench mb[NMODES])
 {
-	double pair[NMODES][2][NCFG], fz[NMODES], kern;
+	double pair[NMODES][2][NCFG], fz[NMODES], sp[NMODES], kern;
 	int n = opt.reps;
 
 	for (int m = 0; m < NMODES; m++) {
@@ -375,6 +428,7 @@ static void report(struct mode_bench mb[NMODES])
 			for (int c = 0; c < NCFG; c++)
 				pair[m][p][c] = median(mb[m].pair[p][c], n);
 		fz[m] = median(mb[m].forkzap, n);
+		sp[m] = median(mb[m].sparse_fz, n);
 	}
 	kern = median(kernel_forkexit, n);
 
@@ -400,6 +454,10 @@ static void report(struct mode_bench mb[NMODES])
 		for (int m = 0; m < NMODES; m++)
 			printf("%s\"%s\": %.2f", m ? ", " : "",
 			       rmap_mode_name(mb[m].mode), fz[m]);
+		printf("}, \"sparse_forkzap_us\": {");
+		for (int m = 0; m < NMODES; m++)
+			printf("%s\"%s\": %.2f", m ? ", " : "",
+			       rmap_mode_name(mb[m].mode), sp[m]);
 		printf("}, \"kernel_forkexit_ns_per_page\": %.2f, "
 		       "\"ratios\": {\"pair_locked_over_lockless\": %.3f, "
 		       "\"pair_locked_over_lockless_rcu\": %.3f, "
@@ -456,6 +514,11 @@ static void report(struct mode_bench mb[NMODES])
 		printf("  shadow %-13s %8.2f  shadow/kernel %.3f%s\n",
 		       rmap_mode_name(mb[m].mode), fz[m], fz[m] / kern,
 		       mb[m].mode == RMAP_LOCKLESS ? "  (goal <= 0.3)" : "");
+	printf("\nfork-copy + zap of a sparse mm (%d vmas over 47 bits, %d "
+	       "present pages), us/fork, median of %d\n", SPARSE_VMAS,
+	       SPARSE_VMAS * SPARSE_PAGES, n);
+	for (int m = 0; m < NMODES; m++)
+		printf("  shadow %-13s %8.2f\n", rmap_mode_name(mb[m].mode), sp[m]);
 }
 
 static void parse_args(int argc, char **argv)
@@ -504,6 +567,8 @@ int main(int argc, char **argv)
 		kernel_forkexit[r] = kernel_measure(req_fd, res_fd);
 		for (int m = 0; m < NMODES; m++)
 			modes[m].forkzap[r] = forkzap_measure(&modes[m]);
+		for (int m = 0; m < NMODES; m++)
+			modes[m].sparse_fz[r] = sparse_measure(&modes[m]);
 	}
 	close(req_fd);
 	close(res_fd);

@@ -18,6 +18,12 @@ static unsigned level_shift(int level)
 	return PAGE_SHIFT + 9 * (unsigned)level;
 }
 
+/* Index of @addr in a node of @level. */
+static unsigned level_index(uint64_t addr, int level)
+{
+	return (addr >> level_shift(level)) & (PTRS_PER_NODE - 1);
+}
+
 static uint32_t pt_node_alloc(struct rmap_arena *a)
 {
 	uint32_t n = pool_alloc(a, POOL_PT_NODES);
@@ -36,7 +42,7 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 	if ((addr >> VA_BITS) || !node)
 		return NULL;
 	for (level = PT_LEVELS - 1; level > 0; level--) {
-		uint64_t *e = &PTN(a, node)->e[(addr >> level_shift(level)) & (PTRS_PER_NODE - 1)];
+		uint64_t *e = &PTN(a, node)->e[level_index(addr, level)];
 		if (!*e) {
 			uint32_t n = alloc ? pt_node_alloc(a) : 0;
 			if (!n)
@@ -45,49 +51,100 @@ uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, 
 		}
 		node = (uint32_t)*e;
 	}
-	return &PTN(a, node)->e[(addr >> PAGE_SHIFT) & (PTRS_PER_NODE - 1)];
+	return &PTN(a, node)->e[level_index(addr, 0)];
 }
 
 typedef void (*pte_visit_fn)(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte);
+/* One pte table (a leaf node) and the part [addr, end) of its span to visit. */
+typedef void (*pte_range_fn)(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end);
 
-/* Visit every non-empty pte in [start, end), skipping empty subtrees. */
-static void walk_level(struct rmap_arena *a, uint32_t node, int level, uint64_t base,
-		       uint64_t start, uint64_t end, pte_visit_fn fn, void *ctx)
+/*
+ * The first non-empty entry of e[i..last], or last + 1.  Shadow tables are
+ * sparse (a process's few pages spread over a 47-bit space): a cache line
+ * of eight empty entries is passed with one test.
+ */
+static inline unsigned next_entry(const uint64_t *e, unsigned i, unsigned last)
 {
-	uint64_t span = 1ull << level_shift(level);
-	unsigned i = base < start ? (unsigned)((start - base) / span) : 0;
-
-	for (; i < PTRS_PER_NODE; i++) {
-		uint64_t lo = base + i * span, *e = &PTN(a, node)->e[i];
-		if (lo >= end)
+	for (; i <= last; i++) {
+		if (!(i & 7) && i + 7 <= last) {
+			const uint64_t *l = &e[i];
+			if (!(l[0] | l[1] | l[2] | l[3] | l[4] | l[5] | l[6] | l[7])) {
+				i += 7;
+				continue;
+			}
+		}
+		if (e[i])
 			break;
-		if (!*e)
-			continue;
-		if (level == 0)
-			fn(a, ctx, lo, e);
+	}
+	return i;
+}
+
+/*
+ * Call @fn once per pte table under [addr, end), which lies in @node's
+ * span, skipping empty subtrees, as walk_page_range's pmd_entry does: the
+ * visitors loop over the ptes themselves, no call per empty pte.
+ */
+static void walk_level(struct rmap_arena *a, uint32_t node, int level, uint64_t addr,
+		       uint64_t end, pte_range_fn fn, void *ctx)
+{
+	const uint64_t *e = PTN(a, node)->e;
+	unsigned shift = level_shift(level), last = level_index(end - 1, level);
+	uint64_t base = addr & ~((1ull << level_shift(level + 1)) - 1);
+
+	for (unsigned i = level_index(addr, level); (i = next_entry(e, i, last)) <= last; i++) {
+		uint64_t lo = base + ((uint64_t)i << shift), hi = lo + (1ull << shift);
+
+		if (lo < addr)
+			lo = addr;
+		if (hi > end)
+			hi = end;
+		if (level == 1)
+			fn(a, ctx, PTN(a, (uint32_t)e[i])->e, lo, hi);
 		else
-			walk_level(a, (uint32_t)*e, level - 1, lo, start, end, fn, ctx);
+			walk_level(a, (uint32_t)e[i], level - 1, lo, hi, fn, ctx);
 	}
 }
 
+/* Visit the pte tables of the pages meeting [start, end). */
 static void walk_ptes(struct rmap_arena *a, struct mm_struct *mm, uint64_t start, uint64_t end,
-		      pte_visit_fn fn, void *ctx)
+		      pte_range_fn fn, void *ctx)
 {
 	if (end > (1ull << VA_BITS))
 		end = 1ull << VA_BITS;
 	if (mm->pgd && start < end)
-		walk_level(a, mm->pgd, PT_LEVELS - 1, 0, start, end, fn, ctx);
+		walk_level(a, mm->pgd, PT_LEVELS - 1, start & ~(PAGE_SIZE - 1), end, fn, ctx);
+}
+
+/* The address of entry @i of the pte table that maps @addr. */
+static uint64_t pte_addr(uint64_t addr, unsigned i)
+{
+	return (addr & ~((1ull << level_shift(1)) - 1)) + ((uint64_t)i << PAGE_SHIFT);
+}
+
+/*
+ * @visit on each non-empty pte of [addr, end) in table @pte.  Inlined into
+ * each pte_range_fn, so that @visit is a direct call.
+ */
+static inline __attribute__((always_inline))
+void visit_pte_range(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end,
+		     pte_visit_fn visit)
+{
+	unsigned last = level_index(end - 1, 0);
+
+	for (unsigned i = level_index(addr, 0); (i = next_entry(pte, i, last)) <= last; i++)
+		visit(a, ctx, pte_addr(addr, i), &pte[i]);
 }
 
 static void free_level(struct rmap_arena *a, uint32_t node, int level)
 {
-	for (unsigned i = 0; i < PTRS_PER_NODE; i++) {
-		uint32_t child = (uint32_t)PTN(a, node)->e[i];
-		if (!child)
-			continue;
+	uint64_t *e = PTN(a, node)->e;
+
+	for (unsigned i = 0; (i = next_entry(e, i, PTRS_PER_NODE - 1)) < PTRS_PER_NODE; i++) {
+		uint32_t child = (uint32_t)e[i];
+
 		if (level > 1)
 			free_level(a, child, level - 1);
-		PTN(a, node)->e[i] = 0;
+		e[i] = 0;
 		pool_free(a, POOL_PT_NODES, child);
 	}
 }
@@ -425,7 +482,13 @@ void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 	case RMAP_PTE_PRESENT:
 		page = (rmap_page_t)pte_payload(old);
 		rmap_cur.addr = addr;
-		if (old & PTE_DIRTY)
+		/*
+		 * set_page_dirty tests before it sets, and so do we: the bit
+		 * stays until the page is freed, and a read first lets a fork
+		 * child's fault on the shared arena map 16 pages of struct page
+		 * (fault-around) where a locked RMW first faulted each 4 KiB.
+		 */
+		if ((old & PTE_DIRTY) && !page_flag(PG(a, page), RMAP_PG_DIRTY))
 			set_page_flag(PG(a, page), RMAP_PG_DIRTY);
 		if ((old & PTE_YOUNG) && !PageAnon(LOAD(&PG(a, page)->mapping)))
 			set_page_flag(PG(a, page), RMAP_PG_REFERENCED);	/* mark_page_accessed */
@@ -441,13 +504,18 @@ void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 	}
 }
 
+static void zap_pte_table(struct rmap_arena *a, void *mm, uint64_t *pte, uint64_t addr, uint64_t end)
+{
+	visit_pte_range(a, mm, pte, addr, end, zap_one);
+}
+
 /* zap_pte_range over [start, end) of @mm, under its page_table_lock. */
 void zap_pte_range(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end)
 {
 	struct mm_struct *m = MM(a, mm);
 
 	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_ZAP_PTE_RANGE);
-	walk_ptes(a, m, start, end, zap_one, m);
+	walk_ptes(a, m, start, end, zap_pte_table, m);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 }
 
@@ -473,17 +541,13 @@ struct copy_ctx {
 	int cow, shared, err;
 };
 
-static void copy_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *src)
+/* @dst is the child's pte slot of @addr. */
+static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr, uint64_t *src,
+			 uint64_t *dst)
 {
-	struct copy_ctx *c = ctx;
-	uint64_t *dst = pte_lookup(a, c->dst, addr, 1), e;
+	uint64_t e = *src;
 	rmap_page_t page;
 
-	if (!dst) {
-		c->err = -ENOSPC;
-		return;
-	}
-	e = *src;
 	switch (pte_kind(e)) {
 	case RMAP_PTE_SWAP:
 		__atomic_add_fetch(&PG(a, (rmap_page_t)pte_payload(e))->swap_count, 1,
@@ -511,6 +575,29 @@ static void copy_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 	page_dup_rmap(a, page);
 }
 
+/*
+ * copy_pte_range: one table of the parent's; the child's table is looked
+ * up (allocated) once, at the first pte to copy, not once per pte.
+ */
+static void copy_pte_table(struct rmap_arena *a, void *ctx, uint64_t *src, uint64_t addr, uint64_t end)
+{
+	struct copy_ctx *c = ctx;
+	unsigned last = level_index(end - 1, 0);
+	uint64_t *dst = NULL;
+
+	for (unsigned i = level_index(addr, 0); (i = next_entry(src, i, last)) <= last; i++) {
+		if (!dst) {
+			dst = pte_lookup(a, c->dst, pte_addr(addr, i), 1);
+			if (!dst) {
+				c->err = -ENOSPC;
+				return;
+			}
+			dst -= i;
+		}
+		copy_one_pte(a, c, pte_addr(addr, i), &src[i], &dst[i]);
+	}
+}
+
 /* copy_page_range: child's page_table_lock, then the parent's. */
 static int copy_page_range(struct rmap_arena *a, rmap_mm_t dst, rmap_mm_t src, const struct vm_area_struct *v)
 {
@@ -523,7 +610,7 @@ static int copy_page_range(struct rmap_arena *a, rmap_mm_t dst, rmap_mm_t src, c
 
 	rl_lock(a, &c.dst->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
 	rl_lock(a, &s->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_COPY_PAGE_RANGE);
-	walk_ptes(a, s, v->vm_start, v->vm_end, copy_one_pte, &c);
+	walk_ptes(a, s, v->vm_start, v->vm_end, copy_pte_table, &c);
 	rl_unlock(a, &s->page_table_lock, RMAP_LC_PAGE_TABLE);
 	rl_unlock(a, &c.dst->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return c.err;
@@ -747,6 +834,11 @@ static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 	w->n++;
 }
 
+static void walk_present_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
+{
+	visit_pte_range(a, ctx, pte, addr, end, walk_present);
+}
+
 long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
 		    rmap_pte_fn fn, void *ctx)
 {
@@ -757,7 +849,7 @@ long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t
 		return -EINVAL;
 	m = MM(a, mm);
 	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
-	walk_ptes(a, m, start, end, walk_present, &w);
+	walk_ptes(a, m, start, end, walk_present_table, &w);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return w.n;
 }
@@ -783,13 +875,18 @@ static void move_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 	*pte = 0;
 }
 
+static void move_pte_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
+{
+	visit_pte_range(a, ctx, pte, addr, end, move_one_pte);
+}
+
 /* move_page_tables: ptes move, index/mapping/mapcount stay (no rmap call). */
 int move_page_tables(struct rmap_arena *a, rmap_mm_t mm, uint64_t old_start, uint64_t new_start, uint64_t len)
 {
 	struct move_ctx c = { MM(a, mm), new_start - old_start, 0 };
 
 	rl_lock(a, &c.mm->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_MOVE_PAGE_TABLES);
-	walk_ptes(a, c.mm, old_start, old_start + len, move_one_pte, &c);
+	walk_ptes(a, c.mm, old_start, old_start + len, move_pte_table, &c);
 	rl_unlock(a, &c.mm->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return c.err;
 }
@@ -814,9 +911,22 @@ int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t
 	return err;
 }
 
-/* For rmap_check: visit every pte of @mm (at quiescence, no lock needed). */
-void for_each_pte(struct rmap_arena *a, rmap_mm_t mm, void (*fn)(struct rmap_arena *, void *, uint64_t, uint64_t *),
-		  void *ctx)
+struct each_ctx {
+	pte_visit_fn fn;
+	void *ctx;
+};
+
+static void each_pte_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
 {
-	walk_ptes(a, MM(a, mm), 0, 1ull << VA_BITS, fn, ctx);
+	struct each_ctx *c = ctx;
+
+	visit_pte_range(a, c->ctx, pte, addr, end, c->fn);
+}
+
+/* For rmap_check: visit every pte of @mm (at quiescence, no lock needed). */
+void for_each_pte(struct rmap_arena *a, rmap_mm_t mm, pte_visit_fn fn, void *ctx)
+{
+	struct each_ctx c = { fn, ctx };
+
+	walk_ptes(a, MM(a, mm), 0, 1ull << VA_BITS, each_pte_table, &c);
 }

@@ -3,7 +3,8 @@
  * vma.c - vma geometry against the rmap: munmap splitting a vma in the
  * middle, mremap moving ptes without touching index/mapping/mapcount
  * (spec §4 move_one_page), remap_file_pages making a vma nonlinear and
- * try_to_unmap's nonlinear cluster scan (§3.8) clearing it.
+ * try_to_unmap's nonlinear cluster scan (§3.8) clearing it; pte walks
+ * and fork's copy over ranges that cross every page-table level.
  * Usage: vma MODE
  */
 #include "testlib.h"
@@ -18,6 +19,12 @@
 #define CLUSTER_PAGES	32	/* CLUSTER_SIZE = 32 pages (< PMD_SIZE) */
 
 #define KEY(i)	(0xa100000ull + (i))
+
+/* Ptes at the edges of tables (2 MiB), pmds (1 GiB) and pgd entries (512 GiB). */
+#define GIB	0x40000000ull
+#define PGDIR	0x8000000000ull
+#define VA_TOP	0x800000000000ull	/* 2^47 */
+#define WKEY(i)	(0xa200000ull + (i))
 
 static void munmap_splits(struct rmap_arena *a, rmap_mm_t mm)
 {
@@ -159,6 +166,105 @@ static void nonlinear_cluster_unmap(struct rmap_arena *a, rmap_mm_t mm)
 	CHECK_CLEAN(a);
 }
 
+struct walk_seen {
+	uint64_t addr[64];
+	int n, unordered;
+};
+
+static void walk_record(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
+{
+	struct walk_seen *w = ctx;
+
+	(void)pte;
+	if (w->n && addr <= w->addr[w->n - 1])
+		w->unordered = 1;
+	if (w->n < 64)
+		w->addr[w->n] = addr;
+	w->n++;
+}
+
+/*
+ * rmap_walk_ptes(start, end) must see exactly the ptes of @pte[] whose page
+ * meets [start, end), in address order; none if start >= end.
+ */
+static void check_walk(struct rmap_arena *a, rmap_mm_t mm, const uint64_t *pte, int n,
+		       uint64_t start, uint64_t end)
+{
+	struct walk_seen w = { .n = 0 };
+	int want = 0, ok = 1;
+
+	CHECK_EQ(rmap_walk_ptes(a, mm, start, end, walk_record, &w), w.n);
+	for (int i = 0; i < n && start < end; i++) {
+		if (pte[i] + TL_PAGE <= start || pte[i] >= end)
+			continue;
+		ok &= want < w.n && want < 64 && w.addr[want] == pte[i];
+		want++;
+	}
+	if (!ok || w.n != want || w.unordered)
+		TL_FAIL("walk [%#llx, %#llx): %d ptes seen, %d expected",
+			(unsigned long long)start, (unsigned long long)end, w.n, want);
+}
+
+/* An mm of its own: only these ptes may show up. */
+static void walk_ranges(struct rmap_arena *a)
+{
+	static const int gib_off[] = { -520, -513, -512, -511, -9, -8, -7, -1,
+				       0, 1, 7, 8, 15, 16, 511, 512, 519 };
+	uint64_t pte[32], pt[200];
+	int n = 0, npt = 0;
+	rmap_mm_t mm = tl_mm(a, 301), child;
+	uint64_t rnd = 1;
+
+	tl_map_anon(a, mm, GIB - 520 * TL_PAGE, 1040, 0);
+	tl_map_anon(a, mm, PGDIR - 8 * TL_PAGE, 16, 0);
+	tl_map_anon(a, mm, VA_TOP - 16 * TL_PAGE, 16, 0);
+	for (unsigned i = 0; i < sizeof(gib_off) / sizeof(gib_off[0]); i++)
+		pte[n++] = GIB + gib_off[i] * (int64_t)TL_PAGE;
+	pte[n++] = PGDIR - 8 * TL_PAGE;
+	pte[n++] = PGDIR - TL_PAGE;
+	pte[n++] = PGDIR;
+	pte[n++] = PGDIR + 7 * TL_PAGE;
+	pte[n++] = VA_TOP - 16 * TL_PAGE;
+	pte[n++] = VA_TOP - TL_PAGE;
+	for (int i = 0; i < n; i++)
+		REQUIRE_OK(rmap_fault(a, mm, pte[i], WKEY(i), RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
+
+	/* range ends at and around every pte, level boundary and the limits */
+	for (int i = 0; i < n; i++) {
+		pt[npt++] = pte[i];
+		pt[npt++] = pte[i] + 1;
+		pt[npt++] = pte[i] + TL_PAGE - 1;
+		pt[npt++] = pte[i] + TL_PAGE;
+		pt[npt++] = pte[i] - 1;
+	}
+	pt[npt++] = 0;
+	pt[npt++] = GIB - 512 * TL_PAGE;
+	pt[npt++] = GIB;
+	pt[npt++] = PGDIR;
+	pt[npt++] = VA_TOP;
+	pt[npt++] = 1ull << 48;
+	pt[npt++] = UINT64_MAX;
+	for (int i = 0; i < npt; i++)
+		for (int j = 0; j < npt; j++)
+			if (i == j || (rnd = rnd * 6364136223846793005ull + 1) >> 61 == 0)
+				check_walk(a, mm, pte, n, pt[i], pt[j]);
+
+	/* fork copies every pte, and only those */
+	REQUIRE_OK(rmap_dup_mmap(a, mm, 302, &child));
+	check_walk(a, child, pte, n, 0, UINT64_MAX);
+	for (int i = 0; i < n; i++)
+		CHECK_EQ(tl_mapcount(a, WKEY(i)), 2);
+	CHECK_EQ(rmap_mm_rss(a, child), n);
+	REQUIRE_OK(rmap_exit_mmap(a, child, RMAP_CAUSE_EXIT));
+
+	REQUIRE_OK(rmap_munmap(a, mm, GIB - 520 * TL_PAGE, GIB + 520 * TL_PAGE, RMAP_CAUSE_MUNMAP));
+	REQUIRE_OK(rmap_munmap(a, mm, PGDIR - 8 * TL_PAGE, PGDIR + 8 * TL_PAGE, RMAP_CAUSE_MUNMAP));
+	REQUIRE_OK(rmap_munmap(a, mm, VA_TOP - 16 * TL_PAGE, VA_TOP, RMAP_CAUSE_MUNMAP));
+	check_walk(a, mm, pte, 0, 0, UINT64_MAX);
+	REQUIRE_OK(rmap_exit_mmap(a, mm, RMAP_CAUSE_EXIT));
+	CHECK_CLEAN(a);
+}
+
 int main(int argc, char **argv)
 {
 	struct tl_arena t;
@@ -168,6 +274,7 @@ int main(int argc, char **argv)
 	munmap_splits(a, mm);
 	mremap_keeps_index(a, mm);
 	nonlinear_cluster_unmap(a, mm);
+	walk_ranges(a);
 	REQUIRE_OK(rmap_exit_mmap(a, mm, RMAP_CAUSE_EXIT));
 	CHECK_EQ(tl_nr_mapped(a), 0);
 	CHECK_CLEAN(a);
