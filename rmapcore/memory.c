@@ -788,7 +788,9 @@ int64_t rmap_mm_rss(const struct rmap_arena *a, rmap_mm_t mm)
 	return mm_live(a, mm) ? LOAD(&MM(a, mm)->rss) : 0;
 }
 
-static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_info *out)
+/* @key: read the frame key too (a struct page access per present pte). */
+static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_info *out,
+		     int key)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = pte_kind(e);
@@ -797,8 +799,14 @@ static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_inf
 	out->writable = (e & PTE_WRITE) != 0;
 	if (out->kind == RMAP_PTE_PRESENT) {
 		out->page = (rmap_page_t)pte_payload(e);
-		out->key = PG(a, out->page)->key;
+		if (key)
+			out->key = PG(a, out->page)->key;
 	}
+}
+
+uint64_t rmap_page_key(const struct rmap_arena *a, rmap_page_t page)
+{
+	return PG(a, page)->key;
 }
 
 int rmap_pte_get(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, struct rmap_pte_info *out)
@@ -811,7 +819,7 @@ int rmap_pte_get(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, struct rmap_
 	m = MM(a, mm);
 	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
 	pte = pte_lookup(a, m, addr, 0);
-	pte_info(a, pte ? *pte : 0, out);
+	pte_info(a, pte ? *pte : 0, out, 1);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return out->kind == RMAP_PTE_NONE ? -ENOENT : 0;
 }
@@ -820,6 +828,7 @@ struct walk_ctx {
 	rmap_pte_fn fn;
 	void *ctx;
 	long n;
+	int keys;
 };
 
 static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
@@ -829,7 +838,7 @@ static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 
 	if (pte_kind(*pte) != RMAP_PTE_PRESENT)
 		return;
-	pte_info(a, *pte, &info);
+	pte_info(a, *pte, &info, w->keys);
 	w->fn(w->ctx, addr, &info);
 	w->n++;
 }
@@ -839,10 +848,10 @@ static void walk_present_table(struct rmap_arena *a, void *ctx, uint64_t *pte, u
 	visit_pte_range(a, ctx, pte, addr, end, walk_present);
 }
 
-long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
-		    rmap_pte_fn fn, void *ctx)
+static long walk_present_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
+			      uint64_t end, rmap_pte_fn fn, void *ctx, int keys)
 {
-	struct walk_ctx w = { fn, ctx, 0 };
+	struct walk_ctx w = { fn, ctx, 0, keys };
 	struct mm_struct *m;
 
 	if (!mm_live(a, mm) || !fn)
@@ -852,6 +861,18 @@ long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t
 	walk_ptes(a, m, start, end, walk_present_table, &w);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return w.n;
+}
+
+long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
+		    rmap_pte_fn fn, void *ctx)
+{
+	return walk_present_ptes(a, mm, start, end, fn, ctx, 1);
+}
+
+long rmap_walk_ptes_nokey(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
+			  uint64_t end, rmap_pte_fn fn, void *ctx)
+{
+	return walk_present_ptes(a, mm, start, end, fn, ctx, 0);
 }
 
 /* ---- mremap's pte move and remap_file_pages' file ptes ---- */

@@ -488,6 +488,14 @@ int rmap_pte_get(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr,
 typedef void (*rmap_pte_fn)(void *ctx, uint64_t addr, const struct rmap_pte_info *pte);
 long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
 		    uint64_t end, rmap_pte_fn fn, void *ctx);
+/*
+ * rmap_walk_ptes without the frame keys (pte->key 0): reading a key is a
+ * struct page access per pte, most of a large walk's cost when the caller
+ * needs few of them; rmap_page_key() reads one.
+ */
+long rmap_walk_ptes_nokey(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
+			  uint64_t end, rmap_pte_fn fn, void *ctx);
+uint64_t rmap_page_key(const struct rmap_arena *a, rmap_page_t page);
 
 /* Walk vmas of an mm in address order. */
 struct rmap_vma_info {

@@ -74,7 +74,8 @@ static uint64_t zero_pfn;		/* the shared zero page, once seen */
 static int overflow_said;
 
 struct spte {
-	uint64_t addr, key;
+	uint64_t addr, key;		/* key 0 until read, in a tracked chunk */
+	rmap_page_t page;
 };
 
 struct recon {
@@ -90,6 +91,8 @@ struct recon {
 	int kpf_fd;
 	struct spte sp[BATCH];
 	int nsp;
+	uint64_t chunk;			/* the chunk's first address */
+	uint64_t sbits[BATCH / 64];	/* which of its pages have a shadow pte */
 	uint64_t win_lo, win_hi;	/* pagemap entries held in pmwin */
 };
 
@@ -251,8 +254,12 @@ static void collect_pte(void *ctx, uint64_t addr, const struct rmap_pte_info *pt
 	struct recon *r = ctx;
 
 	if (pte->kind == RMAP_PTE_PRESENT && r->nsp < BATCH) {
+		size_t i = (addr - r->chunk) >> PAGE_SHIFT;
+
 		r->sp[r->nsp].addr = addr;
 		r->sp[r->nsp].key = pte->key;
+		r->sp[r->nsp].page = pte->page;
+		r->sbits[i / 64] |= 1ull << (i % 64);
 		r->nsp++;
 	}
 }
@@ -454,40 +461,46 @@ static int written_in(struct scan *w, int pm_fd, uint64_t cs, uint64_t ce,
 }
 
 /*
- * A chunk of a write-tracked vma.  A page still there and not written
- * keeps the frame the shadow has; the pagemap is read only for written
- * pages and for present ones the shadow lacks (mincore() tells which are
- * there).  With no shadow pte in the chunk only a written page can be new:
- * a fault after a zap writes, or maps the zero page flagged as written.
- * 0, or -1 to read the chunk the usual way (a vma changed under us).
+ * A chunk of a write-tracked vma, 64 pages at a time.  A page still there
+ * and not written keeps the frame the shadow has; the pagemap is read only
+ * for written pages and for present ones the shadow lacks (mincore() tells
+ * which are there), and only their shadow keys are read.  With no shadow
+ * pte in the chunk only a written page can be new: a fault after a zap
+ * writes, or maps the zero page flagged as written.  0, or -1 to read the
+ * chunk the usual way (a vma changed under us).
  */
 static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 			 uint64_t cs, uint64_t ce, const uint64_t *wbits,
 			 enum rmap_cause zap)
 {
-	size_t n = (ce - cs) >> PAGE_SHIFT, first = n, last = 0;
-	uint64_t need[BATCH / 64] = { 0 };
+	size_t n = (ce - cs) >> PAGE_SHIFT, words = (n + 63) / 64, first = n, last = 0;
+	uint64_t need[BATCH / 64];
 	int j = 0;
 
 	if (r->nsp && mincore((void *)(uintptr_t)cs, ce - cs, incore))
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t addr = cs + (i << PAGE_SHIFT);
-		const struct spte *s = spte_at(r, &j, addr);
-		int w = (wbits[i / 64] >> (i % 64)) & 1;
-		int there = r->nsp ? incore[i] & 1 : w;
+	for (size_t w = 0; w < words; w++) {
+		uint64_t there = wbits[w], gone;
 
-		if (there && (w || !s)) {
-			need[i / 64] |= 1ull << (i % 64);
-			first = i < first ? i : first;
-			last = i;
-		} else if (!there && s &&
-			   SHIM_RMAP(r->o, rmap_zap_page(shim.arena, r->mm, addr, zap)) == 0) {
-			r->o->pages++;
+		if (r->nsp) {
+			there = 0;
+			for (size_t b = 0; b < 64 && w * 64 + b < n; b++)
+				there |= (uint64_t)(incore[w * 64 + b] & 1) << b;
+		}
+		need[w] = there & (wbits[w] | ~r->sbits[w]);
+		gone = r->sbits[w] & ~there;
+		if (need[w]) {
+			first = first < n ? first : w * 64 + (size_t)__builtin_ctzll(need[w]);
+			last = w * 64 + 63 - (size_t)__builtin_clzll(need[w]);
+		}
+		for (; gone; gone &= gone - 1) {
+			uint64_t addr = cs + ((w * 64 + (size_t)__builtin_ctzll(gone)) << PAGE_SHIFT);
+
+			if (SHIM_RMAP(r->o, rmap_zap_page(shim.arena, r->mm, addr, zap)) == 0)
+				r->o->pages++;
 		}
 	}
 	/* One pread per run of needed pages, gaps under READ_GAP included. */
-	j = 0;
 	r->win_lo = r->win_hi = 0;
 	for (size_t i = first, end; i <= last; i = end) {
 		size_t bytes;
@@ -507,9 +520,14 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 			return -1;
 		for (size_t x = i; x < end; x++) {
 			uint64_t addr = cs + (x << PAGE_SHIFT);
+			struct spte *s;
 
-			if ((need[x / 64] >> (x % 64)) & 1)
-				diff_pte(r, k, addr, pmwin[x - i], spte_at(r, &j, addr), zap);
+			if (!((need[x / 64] >> (x % 64)) & 1))
+				continue;
+			s = (struct spte *)spte_at(r, &j, addr);
+			if (s)
+				s->key = rmap_page_key(shim.arena, s->page);
+			diff_pte(r, k, addr, pmwin[x - i], s, zap);
 		}
 		while (end <= last && !((need[end / 64] >> (end % 64)) & 1))
 			end++;
@@ -553,7 +571,11 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 		ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
 		n = (ce - cs) >> PAGE_SHIFT;
 		r->nsp = 0;
-		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
+		r->chunk = cs;
+		memset(r->sbits, 0, sizeof(r->sbits));
+		/* A tracked chunk reads the few keys it needs itself. */
+		(tracked ? rmap_walk_ptes_nokey : rmap_walk_ptes)(shim.arena, r->mm, cs, ce,
+								  collect_pte, r);
 		if (tracked) {
 			w = written_in(&r->wr, pm_fd, cs, ce, hi, wbits);
 			/* Not registered (a new vma): read it; registered later. */
