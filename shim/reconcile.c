@@ -601,6 +601,9 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 			ce = next_busy(r, &r->pr, ce, hi);
 			continue;
 		}
+		/* A tracked chunk given up (a vma changed under us): all keys. */
+		for (int x = 0; tracked && x < r->nsp; x++)
+			r->sp[x].key = rmap_page_key(shim.arena, r->sp[x].page);
 		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
 		if (!pm)
 			return;
