@@ -566,7 +566,7 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 		r->wr.known_end = lo;
 	for (uint64_t cs = lo, ce; cs < hi; cs = ce) {
 		size_t n;
-		int j = 0, w = 0;
+		int j = 0, w = 0, keyless;
 
 		ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
 		n = (ce - cs) >> PAGE_SHIFT;
@@ -574,7 +574,8 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 		r->chunk = cs;
 		memset(r->sbits, 0, sizeof(r->sbits));
 		/* A tracked chunk reads the few keys it needs itself. */
-		(tracked ? rmap_walk_ptes_nokey : rmap_walk_ptes)(shim.arena, r->mm, cs, ce,
+		keyless = tracked;
+		(keyless ? rmap_walk_ptes_nokey : rmap_walk_ptes)(shim.arena, r->mm, cs, ce,
 								  collect_pte, r);
 		if (tracked) {
 			w = written_in(&r->wr, pm_fd, cs, ce, hi, wbits);
@@ -601,8 +602,8 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 			ce = next_busy(r, &r->pr, ce, hi);
 			continue;
 		}
-		/* A tracked chunk given up (a vma changed under us): all keys. */
-		for (int x = 0; tracked && x < r->nsp; x++)
+		/* Not tracked after all, or given up (a vma changed under us). */
+		for (int x = 0; keyless && x < r->nsp; x++)
 			r->sp[x].key = rmap_page_key(shim.arena, r->sp[x].page);
 		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
 		if (!pm)
