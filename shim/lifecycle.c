@@ -311,6 +311,7 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 	t_fork_held = 0;
 	if (child > 0) {
 		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, shim_stack());
+		shim_reconcile_forked(&o, child);
 		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child, &cmm));
 		shim_op_end(&o);
 		if (err)

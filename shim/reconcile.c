@@ -71,6 +71,7 @@ struct kvma {
 static struct kvma kv[MAX_VMAS];
 static struct rmap_vma_info sv[MAX_VMAS];
 static uint64_t zero_pfn;		/* the shared zero page, once seen */
+static int nk_prepared;			/* kv[] of the last pre-fork reconciliation */
 static int overflow_said;
 
 struct spte {
@@ -86,6 +87,7 @@ struct recon {
 	struct scan wr;			/* written pages of the tracked vma at hand */
 	int trust;			/* SHIM_RECON_TRUST and write tracking possible */
 	int verifying;			/* --verify=full's re-read of a tracked vma */
+	int registered;			/* vmas registered: park the fd at the end */
 	uint64_t missed;		/* ptes it found that tracking did not flag */
 	int nk, ns;
 	int kpf_fd;
@@ -424,11 +426,12 @@ static const struct spte *spte_at(struct recon *r, int *j, uint64_t addr)
 }
 
 /*
- * Mark in @bits the pages of [cs, ce) written since the last scan (and
- * write-protected again by this one); 1 if any, -1 if the scan failed.
- * The scan runs on to @hi, the vma's end, in SCAN_REGIONS steps.
+ * Mark in @bits the pages of [cs, ce) written since the last
+ * write-protecting scan (protected again if @w asks for it); 1 if any, -1
+ * if the scan failed.  It runs on to @hi, the vma's end, SCAN_REGIONS at
+ * a time.
  */
-static int written_in(struct scan *w, int pm_fd, uint64_t cs, uint64_t ce,
+static int scan_bits(struct scan *w, int pm_fd, uint64_t cs, uint64_t ce,
 		     uint64_t hi, uint64_t *bits)
 {
 	uint64_t base = cs;
@@ -553,6 +556,27 @@ static int trackable(const struct kvma *k)
 	       (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE;
 }
 
+/*
+ * Register @k and write-protect it before it is read in full: from then
+ * on writes are seen, also those of other threads before the fork, which
+ * shim_reconcile_forked looks for.  1 if it is tracked now.
+ */
+static int track_now(struct recon *r, int pm_fd, const struct kvma *k)
+{
+	struct scan p = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
+			  .mask = SHIM_PAGE_IS_WRITTEN };
+
+	if (shim_wtrack_register(k->start, k->end))
+		return 0;
+	r->registered = 1;
+	for (uint64_t at = k->start; at < k->end; at = p.known_end) {
+		scan_from(&p, pm_fd, at, k->end);
+		if (p.err || p.known_end <= at)
+			return 0;
+	}
+	return 1;
+}
+
 static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 {
 	uint64_t lo = k->start > r->lo ? k->start : r->lo;
@@ -578,10 +602,10 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 		(keyless ? rmap_walk_ptes_nokey : rmap_walk_ptes)(shim.arena, r->mm, cs, ce,
 								  collect_pte, r);
 		if (tracked) {
-			w = written_in(&r->wr, pm_fd, cs, ce, hi, wbits);
-			/* Not registered (a new vma): read it; registered later. */
+			w = scan_bits(&r->wr, pm_fd, cs, ce, hi, wbits);
+			/* Not registered (a new vma): register it, then read it all. */
 			if (w < 0 && r->wr.err == EPERM && cs == lo) {
-				k->tracked = 0;
+				k->tracked = track_now(r, pm_fd, k);
 				tracked = 0;
 			}
 		}
@@ -632,20 +656,12 @@ static void diff_tracked(struct recon *r, int pm_fd, struct kvma *k)
 	r->verifying = 0;
 }
 
-/* Register the vmas found untracked, then hand the fd to the supervisor. */
-static void track_new_vmas(struct recon *r)
+/* Hand the fd to the supervisor if vmas were registered; say what was missed. */
+static void finish_tracking(struct recon *r)
 {
 	char msg[96] = "write tracking missed ";
-	int tried = 0;
 
-	for (int i = 0; i < r->nk; i++) {
-		if (!trackable(&kv[i]) || kv[i].tracked)
-			continue;
-		tried = 1;
-		if (shim_wtrack_register(kv[i].start, kv[i].end) == -ENOTSUP)
-			break;
-	}
-	if (tried)
+	if (r->registered)
 		shim_wtrack_park();
 	if (r->missed) {
 		strcpy(shim_utoa(msg + strlen(msg), r->missed),
@@ -697,12 +713,81 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		else
 			diff_pages(&r, pm_fd, &kv[i], 0);
 	}
-	if (r.trust)
-		track_new_vmas(&r);
+	if (r.trust) {
+		finish_tracking(&r);
+		nk_prepared = r.nk;
+	}
 	close(pm_fd);
 	if (r.kpf_fd >= 0)
 		close(r.kpf_fd);
 	return 0;
+}
+
+/*
+ * Other threads keep running between the pre-fork reconciliation and the
+ * kernel's fork: a page one of them wrote meanwhile (a COW break, a fault
+ * after a zap) went to the child with its new frame, while the shadow
+ * still has the old one and the dup would copy that.  Right after the
+ * fork, before the dup, the tracked vmas are asked which pages were
+ * written since the prepare's scan (without write-protecting them: the
+ * next fork's scan must still see them); where the frame now differs from
+ * the shadow's, the child's pagemap tells whether the change came before
+ * the fork (the child has it too: the parent's shadow takes it now) or
+ * after (the child has the old frame: left to the parent's next
+ * reconciliation).  A no-op without write tracking; kv[] still holds the
+ * prepare's vmas (mm_lock has been held since).
+ */
+void shim_reconcile_forked(struct shim_op *o, pid_t child)
+{
+	struct recon r = { .o = o, .mm = shim.mm, .lo = 0, .hi = SHIM_ALL_HI, .kpf_fd = -1,
+			   .wr = { .mask = SHIM_PAGE_IS_WRITTEN } };
+	int pm_fd = -1, child_fd = -1;
+	uint64_t wbits[BATCH / 64];
+
+	for (int i = 0; i < nk_prepared; i++) {
+		struct kvma *k = &kv[i];
+
+		if (k->tracked != 1)
+			continue;
+		if (pm_fd < 0 && (pm_fd = shim_open_proc(0, "pagemap")) < 0)
+			return;
+		r.wr.known_end = k->start;
+		for (uint64_t cs = k->start, ce; cs < k->end; cs = ce) {
+			int j = 0;
+
+			ce = cs + BATCH * PAGE_SIZE < k->end ? cs + BATCH * PAGE_SIZE : k->end;
+			if (scan_bits(&r.wr, pm_fd, cs, ce, k->end, wbits) <= 0)
+				continue;
+			r.nsp = 0;
+			r.chunk = cs;
+			memset(r.sbits, 0, sizeof(r.sbits));
+			rmap_walk_ptes(shim.arena, r.mm, cs, ce, collect_pte, &r);
+			for (size_t w = 0; w < BATCH / 64; w++)
+				for (uint64_t b = wbits[w]; b; b &= b - 1) {
+					uint64_t addr = cs + ((w * 64 + (size_t)__builtin_ctzll(b)) << PAGE_SHIFT);
+					const struct spte *sp = spte_at(&r, &j, addr);
+					uint64_t now = 0, then = 0, off = (addr >> PAGE_SHIFT) * 8;
+
+					if (pread(pm_fd, &now, 8, (off_t)off) != 8)
+						continue;
+					if ((now & PM_PRESENT) ? sp && sp->key == (now & PM_PFN_MASK) : !sp)
+						continue;
+					if (child_fd < 0 && (child_fd = shim_open_proc(child, "pagemap")) < 0)
+						goto out;
+					if (pread(child_fd, &then, 8, (off_t)off) != 8 ||
+					    (then ^ now) & (PM_PRESENT | PM_PFN_MASK))
+						continue;	/* after the fork: not the child's */
+					diff_pte(&r, k, addr, now, sp, RMAP_CAUSE_FORK);
+				}
+		}
+	}
+out:
+	if (pm_fd >= 0)
+		close(pm_fd);
+	if (child_fd >= 0)
+		close(child_fd);
+	if (r.kpf_fd >= 0)
+		close(r.kpf_fd);
 }
 
 int shim_pfn_access(void)

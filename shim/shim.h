@@ -161,6 +161,9 @@ int shim_reconcile_other(rmap_mm_t mm, pid_t pid, uint32_t op);
  * in its own operation or checkpoint is left as it is.
  */
 void shim_reconcile_others(uint32_t op);
+/* Right after a fork, before the dup: pages other threads changed since
+ * the pre-fork reconciliation that the child got (reconcile.c). */
+void shim_reconcile_forked(struct shim_op *o, pid_t child);
 /* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
 int shim_open_proc(pid_t pid, const char *leaf);
 /* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
