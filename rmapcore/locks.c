@@ -445,16 +445,31 @@ void rl_unlock(struct rmap_arena *a, struct rlock *l, enum rmap_lock_class c)
 	ref_unlock(a, &r, c);
 }
 
+/*
+ * A leaf lock's holder SIGKILLed inside (a pool's free list, the mapping
+ * list: a few stores) must not wedge everyone after it, the supervisor's
+ * final reap included: once the holder's thread is gone, take the lock
+ * over, as lock_wait does (at worst an index leaks from a free list).
+ */
 void rl_lock_raw(struct rlock *l)
 {
 	struct lockref r = WORD_REF(l);
 	int32_t tid = current_tid();
-
-	uint32_t prev;
+	uint64_t start = 0;
+	unsigned spins = 0;
+	uint32_t prev, owner;
 
 	while (!lock_try(&r, tid, &prev)) {
-		while (lock_busy(&r))
+		while (lock_busy(&r)) {
 			sched_yield();
+			if ((++spins & 1023) || !(owner = LOAD(&l->owner)) ||
+			    !dead_owner_since(&start, owner) ||
+			    !__atomic_compare_exchange_n(&l->owner, &owner, (uint32_t)tid, 0,
+							 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+				continue;
+			set_owner(&r, tid, &prev);
+			return;
+		}
 	}
 }
 
