@@ -15,6 +15,7 @@
  * writes the run's totals (RLOG_RUN_END).
  */
 #include "mmsem.h"
+#include "shim.h"
 #include "wtrack.h"
 #include "run.h"
 #include "shimenv.h"
@@ -217,24 +218,6 @@ static void create_state(struct run *r, uint32_t nseg)
 	}
 }
 
-/* 1 if /proc/self/pagemap shows PFNs (root or CAP_SYS_ADMIN). */
-static int pfn_access(void)
-{
-	static volatile uint64_t probe = 1;
-	uint64_t ent = 0;
-	long psz = sysconf(_SC_PAGESIZE);
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	off_t off = (off_t)((uintptr_t)&probe / (uintptr_t)psz * 8);
-
-	if (fd < 0)
-		return 0;
-	probe++;
-	if (pread(fd, &ent, 8, off) != 8)
-		ent = 0;
-	close(fd);
-	return (ent & ((1ull << 55) - 1)) != 0;
-}
-
 static void log_run_start(struct run *r)
 {
 	struct rlog_run_start *rs;
@@ -258,7 +241,7 @@ static void log_run_start(struct run *r)
 	rs->stacks = r->o.stacks;
 	rs->verify = (uint32_t)r->o.verify;
 	rs->pid = r->self;
-	rs->pfn_access = (uint32_t)pfn_access();
+	rs->pfn_access = (uint32_t)r->pfn_access;
 	rs->reclaim_rate = r->o.reclaim_rate;
 	rs->perturb_seed = r->o.perturb_seed;
 	/* argv joined by NUL: the string's bytes, each argument NUL-ended. */
@@ -505,7 +488,7 @@ static void start_write_tracking(struct run *r)
 {
 	int err;
 
-	if (!r->arena || r->o.no_write_tracking || !pfn_access())
+	if (!r->arena || r->o.no_write_tracking || !r->pfn_access)
 		return;
 	err = shim_wtrack_serve_start();
 	if (err)
@@ -595,6 +578,7 @@ int main(int argc, char **argv)
 	if (log_geometry(&nseg) < 0)
 		return 2;
 	r.self = getpid();
+	r.pfn_access = shim_pfn_access();
 	r.t0 = rlog_now_ns();
 	if (make_run_dir(&r) < 0)
 		return 2;

@@ -34,6 +34,7 @@ struct run {
 	int arena_fd;			/* its memfd (-1: a file in dir) */
 	struct rlog *log;		/* NULL: no log at all */
 	int traced;			/* LD_PRELOAD set for CMD */
+	int pfn_access;			/* pagemap shows PFNs here (root) */
 	pid_t self, child;
 	int child_status, child_done;
 	uint64_t t0;
