@@ -753,10 +753,21 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 			return;
 		r.wr.known_end = k->start;
 		for (uint64_t cs = k->start, ce; cs < k->end; cs = ce) {
+			size_t first = BATCH, last = 0, bytes;
 			int j = 0;
 
 			ce = cs + BATCH * PAGE_SIZE < k->end ? cs + BATCH * PAGE_SIZE : k->end;
 			if (scan_bits(&r.wr, pm_fd, cs, ce, k->end, wbits) <= 0)
+				continue;
+			for (size_t w = 0; w < BATCH / 64; w++)
+				if (wbits[w]) {
+					first = first < BATCH ? first : w * 64 + (size_t)__builtin_ctzll(wbits[w]);
+					last = w * 64 + 63 - (size_t)__builtin_clzll(wbits[w]);
+				}
+			/* One read of the chunk's written span, not one per page. */
+			bytes = (last + 1 - first) * 8;
+			if (pread(pm_fd, pmwin, bytes, (off_t)(((cs >> PAGE_SHIFT) + first) * 8)) !=
+			    (ssize_t)bytes)
 				continue;
 			r.nsp = 0;
 			r.chunk = cs;
@@ -764,17 +775,16 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 			rmap_walk_ptes(shim.arena, r.mm, cs, ce, collect_pte, &r);
 			for (size_t w = 0; w < BATCH / 64; w++)
 				for (uint64_t b = wbits[w]; b; b &= b - 1) {
-					uint64_t addr = cs + ((w * 64 + (size_t)__builtin_ctzll(b)) << PAGE_SHIFT);
+					size_t x = w * 64 + (size_t)__builtin_ctzll(b);
+					uint64_t addr = cs + (x << PAGE_SHIFT), now = pmwin[x - first], then = 0;
 					const struct spte *sp = spte_at(&r, &j, addr);
-					uint64_t now = 0, then = 0, off = (addr >> PAGE_SHIFT) * 8;
+					off_t off = (off_t)((addr >> PAGE_SHIFT) * 8);
 
-					if (pread(pm_fd, &now, 8, (off_t)off) != 8)
-						continue;
 					if ((now & PM_PRESENT) ? sp && sp->key == (now & PM_PFN_MASK) : !sp)
 						continue;
 					if (child_fd < 0 && (child_fd = shim_open_proc(child, "pagemap")) < 0)
 						goto out;
-					if (pread(child_fd, &then, 8, (off_t)off) != 8 ||
+					if (pread(child_fd, &then, 8, off) != 8 ||
 					    (then ^ now) & (PM_PRESENT | PM_PFN_MASK))
 						continue;	/* after the fork: not the child's */
 					diff_pte(&r, k, addr, now, sp, RMAP_CAUSE_FORK);

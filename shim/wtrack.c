@@ -46,7 +46,7 @@
 
 #define UFFD_WP_ASYNC		(1ull << 15)	/* UFFD_FEATURE_WP_ASYNC */
 #define PARK_REQS		32
-#define PARK_WAIT_NS		200000000L	/* the longest a workload waits */
+#define PARK_WAIT_NS		200000000ull	/* the longest a workload waits */
 #define HELD_MAX		400		/* 2 fds each, under the usual 1024 */
 
 enum { REQ_FREE, REQ_CLAIMED, REQ_ASKED, REQ_TAKEN, REQ_DONE, REQ_FAILED };
@@ -147,9 +147,9 @@ static struct park_req *claim(struct park_box *b)
 static int ask_park(struct park_box *b)
 {
 	struct park_req *q = claim(b);
-	struct timespec t0, now, step = { 0, 20000000 };
+	const struct timespec step = { 0, 20000000 };
 	uint32_t s = REQ_ASKED;
-	long waited;
+	uint64_t t0, waited;
 
 	if (!q)
 		return 0;
@@ -158,13 +158,12 @@ static int ask_park(struct park_box *b)
 	atomic_store(&q->state, REQ_ASKED);
 	atomic_fetch_add(&b->gen, 1);
 	futex(&b->gen, FUTEX_WAKE, 1, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = rlog_now_ns();
 	for (;;) {
 		s = atomic_load(&q->state);
 		if (s == REQ_DONE || s == REQ_FAILED)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (now.tv_sec - t0.tv_sec) * 1000000000L + now.tv_nsec - t0.tv_nsec;
+		waited = rlog_now_ns() - t0;
 		if (waited > PARK_WAIT_NS) {
 			uint32_t asked = REQ_ASKED;
 
