@@ -71,7 +71,9 @@ struct kvma {
 static struct kvma kv[MAX_VMAS];
 static struct rmap_vma_info sv[MAX_VMAS];
 static uint64_t zero_pfn;		/* the shared zero page, once seen */
-static int nk_prepared;			/* kv[] of the last pre-fork reconciliation */
+/* kv[] entries left by the last pre-fork reconciliation; 0 once any other
+ * reconciliation has reused kv[] (or the pre-fork one failed). */
+static int nk_prepared;
 static int overflow_said;
 
 struct spte {
@@ -684,6 +686,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 
 	if (!mm)
 		return -EINVAL;
+	nk_prepared = 0;
 	rmap_walk_vmas(shim.arena, mm, collect_vma, &r);
 	if ((flags & SHIM_RECON_EXTEND) && r.ns) {
 		r.lo = sv[0].start < r.lo ? sv[0].start : r.lo;
