@@ -17,7 +17,36 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
+
+/* The records' CRC-32 (zlib's, as Python's zlib.crc32), computed here rather
+ * than with libz: one library fewer in every traced process, which the
+ * kernel's fork copies and the fork child faults in, every fork. */
+static uint32_t crc_table[256];
+
+__attribute__((constructor)) static void crc_table_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	while (n--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* What a record's crc field holds: bytes [4,8) then [12,len). */
+static uint32_t rec_crc(const uint8_t *b, uint32_t len)
+{
+	return crc32_update(crc32_update(0, b + 4, 4), b + 12, len - 12);
+}
 
 #define SEG_HDR		((uint32_t)sizeof(struct rlog_seg_header))
 #define REC_HDR		((uint32_t)sizeof(struct rlog_rec))
@@ -355,12 +384,9 @@ void rlog_commit(struct rlog *l, void *payload)
 	struct rlog_rec *r = (struct rlog_rec *)payload - 1;
 	const uint8_t *b = (const uint8_t *)r;
 	uint32_t len = r->crc;
-	uLong crc;
 
 	(void)l;
-	crc = crc32(0L, b + 4, 4);
-	crc = crc32(crc, b + 12, len - 12);
-	r->crc = (uint32_t)crc;
+	r->crc = rec_crc(b, len);
 	/* The commit: everything above is visible before len is. */
 	__atomic_store_n(&r->len, len, __ATOMIC_RELEASE);
 }
@@ -404,10 +430,7 @@ int rlog_note(struct rlog *l, int32_t pid, enum rlog_note_level level,
 
 static int rec_valid(const struct rlog_rec *r, uint32_t len)
 {
-	const uint8_t *b = (const uint8_t *)r;
-	uLong crc = crc32(crc32(0L, b + 4, 4), b + 12, len - 12);
-
-	return (uint32_t)crc == r->crc;
+	return rec_crc((const uint8_t *)r, len) == r->crc;
 }
 
 static void scan_segment(const uint8_t *seg, uint32_t seg_size, rlog_scan_fn fn,
