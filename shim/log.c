@@ -19,20 +19,17 @@
 #include <unistd.h>
 
 /* The records' CRC-32 (zlib's, as Python's zlib.crc32), computed here rather
- * than with libz: one library fewer in every traced process, which the
- * kernel's fork copies and the fork child faults in, every fork. */
-static uint32_t crc_table[256];
+ * than with libz: one library fewer mapped in every traced process, which
+ * the kernel's fork copies and the fork child faults in, every fork.  The
+ * table is built by the compiler: records are written before, and from
+ * other libraries' constructors than, any init code of ours could run. */
+#define CRC_BIT(c)	(((c) >> 1) ^ (0xedb88320u & (0u - ((c) & 1u))))
+#define CRC_BYTE(i)	CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT(CRC_BIT((uint32_t)(i)))))))))
+#define CRC_4(i)	CRC_BYTE(i), CRC_BYTE(i + 1), CRC_BYTE(i + 2), CRC_BYTE(i + 3)
+#define CRC_16(i)	CRC_4(i), CRC_4(i + 4), CRC_4(i + 8), CRC_4(i + 12)
+#define CRC_64(i)	CRC_16(i), CRC_16(i + 16), CRC_16(i + 32), CRC_16(i + 48)
 
-__attribute__((constructor)) static void crc_table_init(void)
-{
-	for (uint32_t i = 0; i < 256; i++) {
-		uint32_t c = i;
-
-		for (int k = 0; k < 8; k++)
-			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
-	}
-}
+static const uint32_t crc_table[256] = { CRC_64(0), CRC_64(64), CRC_64(128), CRC_64(192) };
 
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {

@@ -15,13 +15,14 @@
  *   other frame than the shadow's    -> rmap_fault (the core does the COW)
  *   shadow pte, nothing present      -> rmap_zap_page
  * The shim's own files (arena, log) and the kernel's special mappings are
- * never part of the shadow.  Buffers are static: callers hold mm_lock.
+ * never part of the shadow.  Buffers are per process: callers hold mm_lock.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -48,7 +49,7 @@
 #define SCAN_REGIONS	64
 
 struct scan {
-	struct shim_scan_region r[SCAN_REGIONS];
+	struct shim_scan_region *r;	/* SCAN_REGIONS of them, in scr */
 	int n, i;
 	uint64_t known_end;		/* the scan has covered [.., known_end) */
 	uint64_t flags, mask;		/* what it asks for */
@@ -68,18 +69,59 @@ struct kvma {
 	struct rmap_file_id file;
 };
 
-static struct kvma kv[MAX_VMAS];
-static struct rmap_vma_info sv[MAX_VMAS];
-static uint64_t zero_pfn;		/* the shared zero page, once seen */
-/* kv[] entries left by the last pre-fork reconciliation; 0 once any other
- * reconciliation has reused kv[] (or the pre-fork one failed). */
-static int nk_prepared;
-static int overflow_said;
-
 struct spte {
 	uint64_t addr, key;		/* key 0 until read, in a tracked chunk */
 	rmap_page_t page;
 };
+
+/*
+ * The buffers, in a private mapping a fork child gets zero-filled
+ * (MADV_WIPEONFORK) rather than in .bss and on the stack: the kernel's
+ * fork write-protects every page of those, and the parent then took a
+ * copy-on-write fault on each page the next reconciliation wrote - nine
+ * stack and seven .bss faults per fork at 0 MiB, as many as the rest of
+ * forkstorm's.  The shadow is told (add_kvma), so its dup_mmap also
+ * leaves the child's copy empty; it is not write-tracked.
+ */
+struct scratch {
+	struct kvma kv[MAX_VMAS];
+	struct rmap_vma_info sv[MAX_VMAS];
+	struct spte sp[BATCH];			/* the chunk's shadow ptes */
+	uint64_t pmwin[BATCH];			/* pagemap entries */
+	unsigned char incore[BATCH];		/* mincore() of a tracked chunk */
+	/* struct scan's outputs: present, written, and track_now's */
+	struct shim_scan_region pr[SCAN_REGIONS], wr[SCAN_REGIONS], track[SCAN_REGIONS];
+	/* kv[] entries left by the last pre-fork reconciliation; 0 once any
+	 * other reconciliation has reused kv[] (or the pre-fork one failed),
+	 * and in a fork child. */
+	int nk_prepared;
+};
+
+static struct scratch *scr;
+static uint64_t scr_end;		/* page-aligned end of scr */
+static int scr_wipes;			/* the kernel took MADV_WIPEONFORK */
+static uint64_t zero_pfn;		/* the shared zero page, once seen */
+static int overflow_said;
+
+/* Raw syscalls: neither our hooks nor the shadow's bookkeeping around them. */
+static int scratch_map(void)
+{
+	size_t len = (sizeof(*scr) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	long p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == -1)
+		return -errno;
+	scr_wipes = syscall(SYS_madvise, p, len, MADV_WIPEONFORK) == 0;
+	scr_end = (uint64_t)p + len;
+	scr = (struct scratch *)p;
+	return 0;
+}
+
+static int is_scratch(uint64_t start, uint64_t end)
+{
+	return start >= (uintptr_t)scr && end <= scr_end;
+}
 
 struct recon {
 	struct shim_op *o;
@@ -93,15 +135,13 @@ struct recon {
 	uint64_t missed;		/* ptes it found that tracking did not flag */
 	int nk, ns;
 	int kpf_fd;
-	struct spte sp[BATCH];
+	struct spte *sp;		/* scr->sp */
 	int nsp;
 	uint64_t chunk;			/* the chunk's first address */
 	uint64_t sbits[BATCH / 64];	/* which of its pages have a shadow pte */
-	uint64_t win_lo, win_hi;	/* pagemap entries held in pmwin */
+	uint64_t win_lo, win_hi;	/* pagemap entries held in scr->pmwin */
 };
 
-static uint64_t pmwin[BATCH];
-static unsigned char incore[BATCH];	/* mincore() of a tracked chunk */
 
 static void proc_path(char *buf, pid_t pid, const char *leaf)
 {
@@ -157,7 +197,9 @@ static void add_kvma(void *ctx, const struct shim_maps_vma *v)
 		f |= RMAP_VM_MAYWRITE;
 	if (v->stack)
 		f |= RMAP_VM_GROWSDOWN;
-	k = &kv[r->nk++];
+	if (scr_wipes && is_scratch(v->start, v->end))
+		f |= RMAP_VM_WIPEONFORK;
+	k = &scr->kv[r->nk++];
 	k->file = v->file;
 	k->start = v->start;
 	k->end = v->end;
@@ -172,7 +214,7 @@ static void collect_vma(void *ctx, const struct rmap_vma_info *v)
 
 	if (v->end <= r->lo || v->start >= r->hi || r->ns == MAX_VMAS)
 		return;
-	sv[r->ns++] = *v;
+	scr->sv[r->ns++] = *v;
 }
 
 static int same_file(const struct rmap_file_id *a, const struct rmap_file_id *b)
@@ -194,12 +236,12 @@ static uint64_t next_edge(uint64_t p, uint64_t hi, const struct kvma *k,
 
 	if (k)
 		e = k->end < e ? k->end : e;
-	else if (ki < nk && kv[ki].start < e)
-		e = kv[ki].start;
+	else if (ki < nk && scr->kv[ki].start < e)
+		e = scr->kv[ki].start;
 	if (s)
 		e = s->end < e ? s->end : e;
-	else if (si < ns && sv[si].start < e)
-		e = sv[si].start;
+	else if (si < ns && scr->sv[si].start < e)
+		e = scr->sv[si].start;
 	return e > p ? e : hi;
 }
 
@@ -225,7 +267,8 @@ static void diff_piece(struct recon *r, uint64_t p, uint64_t q,
 		return;
 	if (s && same_file(&k->file, &s->file) &&
 	    (!k->file.ino || s->pgoff + ((p - s->start) >> PAGE_SHIFT) == file_pgoff(k, p))) {
-		uint32_t set = k->flags & CMP_FLAGS & ~s->flags;
+		/* WIPEONFORK is only ever in k->flags for our scratch. */
+		uint32_t set = k->flags & (CMP_FLAGS | RMAP_VM_WIPEONFORK) & ~s->flags;
 		uint32_t clear = s->flags & CMP_FLAGS & ~k->flags;
 
 		if (set || clear)
@@ -243,8 +286,8 @@ static void diff_vmas(struct recon *r)
 	uint64_t p = r->lo;
 
 	while (p < r->hi && (ki < r->nk || si < r->ns)) {
-		const struct kvma *k = COVER(kv, r->nk, &ki, p);
-		const struct rmap_vma_info *s = COVER(sv, r->ns, &si, p);
+		const struct kvma *k = COVER(scr->kv, r->nk, &ki, p);
+		const struct rmap_vma_info *s = COVER(scr->sv, r->ns, &si, p);
 		uint64_t q = next_edge(p, r->hi, k, s, ki, r->nk, si, r->ns);
 
 		if (k || s)
@@ -356,18 +399,18 @@ static const uint64_t *pagemap_window(struct recon *r, int pm_fd, uint64_t cs,
 	size_t bytes;
 
 	if (cs >= r->win_lo && ce <= r->win_hi)
-		return pmwin + ((cs - r->win_lo) >> PAGE_SHIFT);
+		return scr->pmwin + ((cs - r->win_lo) >> PAGE_SHIFT);
 	if (run_end > r->hi)
 		run_end = r->hi;
 	if (run_end < hi)
 		hi = run_end > ce ? run_end : ce;
 	bytes = ((hi - cs) >> PAGE_SHIFT) * 8;
 	r->win_lo = r->win_hi = 0;
-	if (pread(pm_fd, pmwin, bytes, (cs >> PAGE_SHIFT) * 8) != (ssize_t)bytes)
+	if (pread(pm_fd, scr->pmwin, bytes, (cs >> PAGE_SHIFT) * 8) != (ssize_t)bytes)
 		return NULL;
 	r->win_lo = cs;
 	r->win_hi = hi;
-	return pmwin;
+	return scr->pmwin;
 }
 
 static void first_pte(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
@@ -482,7 +525,7 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 	uint64_t need[BATCH / 64];
 	int j = 0;
 
-	if (r->nsp && mincore((void *)(uintptr_t)cs, ce - cs, incore))
+	if (r->nsp && mincore((void *)(uintptr_t)cs, ce - cs, scr->incore))
 		return -1;
 	for (size_t w = 0; w < words; w++) {
 		uint64_t there = wbits[w], gone;
@@ -490,7 +533,7 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 		if (r->nsp) {
 			there = 0;
 			for (size_t b = 0; b < 64 && w * 64 + b < n; b++)
-				there |= (uint64_t)(incore[w * 64 + b] & 1) << b;
+				there |= (uint64_t)(scr->incore[w * 64 + b] & 1) << b;
 		}
 		need[w] = there & (wbits[w] | ~r->sbits[w]);
 		gone = r->sbits[w] & ~there;
@@ -521,7 +564,7 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 				end = gap;
 			}
 		bytes = (end - i) * 8;
-		if (pread(pm_fd, pmwin, bytes, (((cs >> PAGE_SHIFT) + i) * 8)) != (ssize_t)bytes)
+		if (pread(pm_fd, scr->pmwin, bytes, (((cs >> PAGE_SHIFT) + i) * 8)) != (ssize_t)bytes)
 			return -1;
 		for (size_t x = i; x < end; x++) {
 			uint64_t addr = cs + (x << PAGE_SHIFT);
@@ -532,7 +575,7 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 			s = (struct spte *)spte_at(r, &j, addr);
 			if (s)
 				s->key = rmap_page_key(shim.arena, s->page);
-			diff_pte(r, k, addr, pmwin[x - i], s, zap);
+			diff_pte(r, k, addr, scr->pmwin[x - i], s, zap);
 		}
 		while (end <= last && !((need[end / 64] >> (end % 64)) & 1))
 			end++;
@@ -555,6 +598,7 @@ static int trackable(const struct kvma *k)
 	uint64_t len = k->end - k->start;
 
 	return !k->file.ino && len >= TRACK_MIN_PAGES * PAGE_SIZE && len <= TRACK_MAX_BYTES &&
+	       !is_scratch(k->start, k->end) &&
 	       (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE;
 }
 
@@ -565,7 +609,8 @@ static int trackable(const struct kvma *k)
  */
 static int track_now(struct recon *r, int pm_fd, const struct kvma *k)
 {
-	struct scan p = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
+	struct scan p = { .r = scr->track,
+			  .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
 			  .mask = SHIM_PAGE_IS_WRITTEN };
 
 	if (shim_wtrack_register(k->start, k->end))
@@ -686,11 +731,16 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 
 	if (!mm)
 		return -EINVAL;
-	nk_prepared = 0;
+	if (!scr && (err = scratch_map()))
+		return err;
+	r.sp = scr->sp;
+	r.pr.r = scr->pr;
+	r.wr.r = scr->wr;
+	scr->nk_prepared = 0;
 	rmap_walk_vmas(shim.arena, mm, collect_vma, &r);
 	if ((flags & SHIM_RECON_EXTEND) && r.ns) {
-		r.lo = sv[0].start < r.lo ? sv[0].start : r.lo;
-		r.hi = sv[r.ns - 1].end > r.hi ? sv[r.ns - 1].end : r.hi;
+		r.lo = scr->sv[0].start < r.lo ? scr->sv[0].start : r.lo;
+		r.hi = scr->sv[r.ns - 1].end > r.hi ? scr->sv[r.ns - 1].end : r.hi;
 	}
 	err = shim_read_maps(pid, r.lo, r.hi, add_kvma, &r);
 	if (err)
@@ -707,18 +757,18 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	r.pr.known_end = r.lo;
 	/* A run of adjacent vmas read in one go stops where tracking takes over. */
 	for (int i = r.nk; i-- > 0;)
-		kv[i].run_end = i + 1 < r.nk && kv[i + 1].start == kv[i].end &&
-				!(r.trust && trackable(&kv[i + 1]))
-				? kv[i + 1].run_end : kv[i].end;
+		scr->kv[i].run_end = i + 1 < r.nk && scr->kv[i + 1].start == scr->kv[i].end &&
+				!(r.trust && trackable(&scr->kv[i + 1]))
+				? scr->kv[i + 1].run_end : scr->kv[i].end;
 	for (int i = 0; i < r.nk; i++) {
-		if (r.trust && trackable(&kv[i]))
-			diff_tracked(&r, pm_fd, &kv[i]);
+		if (r.trust && trackable(&scr->kv[i]))
+			diff_tracked(&r, pm_fd, &scr->kv[i]);
 		else
-			diff_pages(&r, pm_fd, &kv[i], 0);
+			diff_pages(&r, pm_fd, &scr->kv[i], 0);
 	}
 	if (r.trust) {
 		finish_tracking(&r);
-		nk_prepared = r.nk;
+		scr->nk_prepared = r.nk;
 	}
 	close(pm_fd);
 	if (r.kpf_fd >= 0)
@@ -737,7 +787,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
  * the shadow's, the child's pagemap tells whether the change came before
  * the fork (the child has it too: the parent's shadow takes it now) or
  * after (the child has the old frame: left to the parent's next
- * reconciliation).  A no-op without write tracking; kv[] still holds the
+ * reconciliation).  A no-op without write tracking; scr->kv[] still holds the
  * prepare's vmas (mm_lock has been held since).
  */
 void shim_reconcile_forked(struct shim_op *o, pid_t child)
@@ -747,8 +797,12 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 	int pm_fd = -1, child_fd = -1;
 	uint64_t wbits[BATCH / 64];
 
-	for (int i = 0; i < nk_prepared; i++) {
-		struct kvma *k = &kv[i];
+	if (!scr)
+		return;
+	r.sp = scr->sp;
+	r.wr.r = scr->wr;
+	for (int i = 0; i < scr->nk_prepared; i++) {
+		struct kvma *k = &scr->kv[i];
 
 		if (k->tracked != 1)
 			continue;
@@ -769,7 +823,7 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 				}
 			/* One read of the chunk's written span, not one per page. */
 			bytes = (last + 1 - first) * 8;
-			if (pread(pm_fd, pmwin, bytes, (off_t)(((cs >> PAGE_SHIFT) + first) * 8)) !=
+			if (pread(pm_fd, scr->pmwin, bytes, (off_t)(((cs >> PAGE_SHIFT) + first) * 8)) !=
 			    (ssize_t)bytes)
 				continue;
 			r.nsp = 0;
@@ -779,7 +833,7 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 			for (size_t w = 0; w < BATCH / 64; w++)
 				for (uint64_t b = wbits[w]; b; b &= b - 1) {
 					size_t x = w * 64 + (size_t)__builtin_ctzll(b);
-					uint64_t addr = cs + (x << PAGE_SHIFT), now = pmwin[x - first], then = 0;
+					uint64_t addr = cs + (x << PAGE_SHIFT), now = scr->pmwin[x - first], then = 0;
 					const struct spte *sp = spte_at(&r, &j, addr);
 					off_t off = (off_t)((addr >> PAGE_SHIFT) * 8);
 
