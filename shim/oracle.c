@@ -39,7 +39,7 @@ static const struct timespec settle_tick = { 0, 5 * 1000000 };	/* 5 ms */
 /* An implicit sample's buffer: SAMPLE..2*SAMPLE keys plus shim_oracle's slack. */
 #define SMALL_CAP	512
 
-static uint64_t small_keys[SMALL_CAP];
+static uint64_t *small_keys;	/* SMALL_CAP of them, shim_scratch_alloc */
 
 struct tally {
 	uint64_t compared, agreed, mismatched, not_compared;
@@ -147,15 +147,21 @@ static void judge(struct tally *t, uint64_t pfn, uint64_t flags, uint64_t kcount
 	}
 }
 
-/* Sorted, unique PFNs: read kpageflags and kpagecount in runs. */
+/*
+ * Sorted, unique PFNs: read kpageflags and kpagecount in runs, into
+ * buffers a fork does not write-protect (on the stack they were two
+ * copy-on-write faults in the parent at every fork's implicit check).
+ */
 static void compare(struct tally *t, const uint64_t *k, size_t n)
 {
 	int fd_flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	int fd_count = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
-	uint64_t fl[RUN], cnt[RUN];
+	static uint64_t *fl, *cnt;
 	static int said;
 
-	if ((fd_flags < 0 || fd_count < 0) && n) {
+	if (!fl && (fl = shim_scratch_alloc(2 * RUN * sizeof(*fl))))
+		cnt = fl + RUN;
+	if ((fd_flags < 0 || fd_count < 0 || !fl) && n) {
 		/* e.g. a tiny RLIMIT_NOFILE: say why the oracle is blind, once */
 		t->not_compared += n;
 		if (!said++) {
@@ -168,7 +174,7 @@ static void compare(struct tally *t, const uint64_t *k, size_t n)
 		}
 	}
 
-	for (size_t i = 0; fd_flags >= 0 && fd_count >= 0 && i < n;) {
+	for (size_t i = 0; fd_flags >= 0 && fd_count >= 0 && fl && i < n;) {
 		size_t len = 1;
 
 		while (i + len < n && len < RUN && k[i + len] == k[i] + len)
@@ -323,28 +329,33 @@ static void check(struct tally *t, struct keys *ks, int explicit_cp)
  * everywhere.
  */
 #define BUDGET_DIV	20
-static SHIM_CHILD_WRITES struct {
+/* In scratch memory: the parent updates it after every fork. */
+static struct {
 	uint64_t t0, spent, last;
 	int image;			/* not a fork child */
-} budget;
+} *budget;
 
 void shim_oracle_budget_start(int fork_child)
 {
-	budget.t0 = rlog_now_ns();
-	budget.spent = 0;
-	budget.image = !fork_child;
+	if (!budget && !(budget = shim_scratch_alloc(sizeof(*budget))))
+		return;
+	budget->t0 = rlog_now_ns();
+	budget->spent = 0;
+	budget->image = !fork_child;
 }
 
+/* Without scratch memory (no mapping at all) only explicit checkpoints run. */
 void shim_oracle_implicit(const char *label, int at_exit)
 {
 	uint64_t t0 = rlog_now_ns();
 
-	if (shim.cfg.verify == SHIM_VERIFY_SAMPLED && !(at_exit && budget.image) &&
-	    (budget.spent + budget.last) * BUDGET_DIV > t0 - budget.t0)
+	if (!budget ||
+	    (shim.cfg.verify == SHIM_VERIFY_SAMPLED && !(at_exit && budget->image) &&
+	     (budget->spent + budget->last) * BUDGET_DIV > t0 - budget->t0))
 		return;
 	shim_oracle(label, 0);
-	budget.last = rlog_now_ns() - t0;
-	budget.spent += budget.last;
+	budget->last = rlog_now_ns() - t0;
+	budget->spent += budget->last;
 }
 
 void shim_oracle(const char *label, int explicit_cp)
@@ -372,11 +383,12 @@ void shim_oracle(const char *label, int explicit_cp)
 	/*
 	 * Explicit checkpoints compare every page: their buffer must be fresh
 	 * pages, whose writes cannot break a COW the shadow counted.  Implicit
-	 * ones only sample pages the shadow says we alone map, which a write
-	 * to our .bss cannot COW: they save the mmap/munmap (mm_lock is held,
-	 * so one thread at a time uses the static buffer).
+	 * ones use small_keys, scratch memory no fork shares: they save the
+	 * mmap/munmap (mm_lock is held, so one thread at a time uses it).
 	 */
-	if (!explicit_cp && ks.cap <= SMALL_CAP) {
+	if (!small_keys)
+		small_keys = shim_scratch_alloc(SMALL_CAP * sizeof(*small_keys));
+	if (!explicit_cp && ks.cap <= SMALL_CAP && small_keys) {
 		ks.k = small_keys;
 		bytes = 0;
 	} else {

@@ -75,14 +75,18 @@ struct spte {
 };
 
 /*
- * The buffers, in a private mapping a fork child gets zero-filled
+ * The shim's buffers, in a private mapping a fork child gets zero-filled
  * (MADV_WIPEONFORK) rather than in .bss and on the stack: the kernel's
  * fork write-protects every page of those, and the parent then took a
- * copy-on-write fault on each page the next reconciliation wrote - nine
- * stack and seven .bss faults per fork at 0 MiB, as many as the rest of
- * forkstorm's.  The shadow is told (add_kvma), so its dup_mmap also
- * leaves the child's copy empty; it is not write-tracked.
+ * copy-on-write fault on each page it wrote next - nine stack and seven
+ * .bss faults per fork at 0 MiB, as many as the rest of forkstorm's, and
+ * as many COW breaks for the shadow to replay.  The shadow is told
+ * (add_kvma), so its dup_mmap also leaves the child's copy empty; it is
+ * not write-tracked.  Other files' buffers come from extra[]
+ * (shim_scratch_alloc).
  */
+#define SCRATCH_EXTRA	(64 << 10)
+
 struct scratch {
 	struct kvma kv[MAX_VMAS];
 	struct rmap_vma_info sv[MAX_VMAS];
@@ -95,27 +99,48 @@ struct scratch {
 	 * other reconciliation has reused kv[] (or the pre-fork one failed),
 	 * and in a fork child. */
 	int nk_prepared;
+	uint64_t extra[SCRATCH_EXTRA / 8] __attribute__((aligned(64)));
 };
 
 static struct scratch *scr;
 static uint64_t scr_end;		/* page-aligned end of scr */
 static int scr_wipes;			/* the kernel took MADV_WIPEONFORK */
+static size_t extra_used;
 static uint64_t zero_pfn;		/* the shared zero page, once seen */
 static int overflow_said;
 
-/* Raw syscalls: neither our hooks nor the shadow's bookkeeping around them. */
+/*
+ * Mapped once per process image, with raw syscalls: neither our hooks nor
+ * the shadow's bookkeeping around them.  Callers hold mm_lock, or are the
+ * supervisor's one sampling thread.
+ */
 static int scratch_map(void)
 {
 	size_t len = (sizeof(*scr) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
-	long p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long p;
 
+	if (scr)
+		return 0;
+	p = syscall(SYS_mmap, NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == -1)
 		return -errno;
 	scr_wipes = syscall(SYS_madvise, p, len, MADV_WIPEONFORK) == 0;
 	scr_end = (uint64_t)p + len;
 	scr = (struct scratch *)p;
 	return 0;
+}
+
+void *shim_scratch_alloc(size_t bytes)
+{
+	void *p;
+
+	bytes = (bytes + 63) & ~(size_t)63;
+	if (scratch_map() || extra_used + bytes > sizeof(scr->extra))
+		return NULL;
+	p = (char *)scr->extra + extra_used;
+	extra_used += bytes;
+	return p;
 }
 
 static int is_scratch(uint64_t start, uint64_t end)
@@ -731,7 +756,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 
 	if (!mm)
 		return -EINVAL;
-	if (!scr && (err = scratch_map()))
+	if ((err = scratch_map()))
 		return err;
 	r.sp = scr->sp;
 	r.pr.r = scr->pr;

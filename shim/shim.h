@@ -164,6 +164,13 @@ void shim_reconcile_others(uint32_t op);
 /* Right after a fork, before the dup: pages other threads changed since
  * the pre-fork reconciliation that the child got (reconcile.c). */
 void shim_reconcile_forked(struct shim_op *o, pid_t child);
+/*
+ * @bytes of zeroed memory for good, that a fork child gets zero-filled
+ * (MADV_WIPEONFORK): buffers the parent rewrites after every fork without
+ * a copy-on-write fault.  NULL if there is no room (64 KiB in all) or no
+ * mapping.  Caller holds mm_lock (reconcile.c).
+ */
+void *shim_scratch_alloc(size_t bytes);
 /* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
 int shim_open_proc(pid_t pid, const char *leaf);
 /* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
