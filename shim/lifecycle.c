@@ -33,6 +33,7 @@ static __thread int t_sigs_blocked;
 
 #define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
 static __thread uint64_t t_fork_t0;
+static __thread uint32_t t_fork_stack;	/* the fork's, taken before it */
 
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
 		   rmap_mm_t parent_mm, uint32_t how, const char *exe)
@@ -282,6 +283,12 @@ void shim_fork_prepare(void)
 	if (!t_fork_held)
 		return;
 	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK, SHIM_RECON_TRUST);
+	/*
+	 * Unwinding writes our stack and libunwind's state: after the fork
+	 * each page of those was a copy-on-write fault while the child lives,
+	 * and a COW break the shadow then replays.  Before it, nothing.
+	 */
+	t_fork_stack = shim_stack();
 	t_fork_t0 = rlog_now_ns();
 }
 
@@ -310,7 +317,7 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 		return;
 	t_fork_held = 0;
 	if (child > 0) {
-		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, shim_stack());
+		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, t_fork_stack);
 		shim_reconcile_forked(&o, child);
 		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child, &cmm));
 		shim_op_end(&o);
