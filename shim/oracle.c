@@ -329,33 +329,29 @@ static void check(struct tally *t, struct keys *ks, int explicit_cp)
  * everywhere.
  */
 #define BUDGET_DIV	20
-/* In scratch memory: the parent updates it after every fork. */
-static struct {
+/* The child's estimate is the parent's last cost: not in scratch memory. */
+static SHIM_CHILD_WRITES struct {
 	uint64_t t0, spent, last;
 	int image;			/* not a fork child */
-} *budget;
+} budget;
 
 void shim_oracle_budget_start(int fork_child)
 {
-	if (!budget && !(budget = shim_scratch_alloc(sizeof(*budget))))
-		return;
-	budget->t0 = rlog_now_ns();
-	budget->spent = 0;
-	budget->image = !fork_child;
+	budget.t0 = rlog_now_ns();
+	budget.spent = 0;
+	budget.image = !fork_child;
 }
 
-/* Without scratch memory (no mapping at all) only explicit checkpoints run. */
 void shim_oracle_implicit(const char *label, int at_exit)
 {
 	uint64_t t0 = rlog_now_ns();
 
-	if (!budget ||
-	    (shim.cfg.verify == SHIM_VERIFY_SAMPLED && !(at_exit && budget->image) &&
-	     (budget->spent + budget->last) * BUDGET_DIV > t0 - budget->t0))
+	if (shim.cfg.verify == SHIM_VERIFY_SAMPLED && !(at_exit && budget.image) &&
+	    (budget.spent + budget.last) * BUDGET_DIV > t0 - budget.t0)
 		return;
 	shim_oracle(label, 0);
-	budget->last = rlog_now_ns() - t0;
-	budget->spent += budget->last;
+	budget.last = rlog_now_ns() - t0;
+	budget.spent += budget.last;
 }
 
 void shim_oracle(const char *label, int explicit_cp)
