@@ -131,6 +131,7 @@ void shim_fork_child(int dup_pending)
 	shim.parent_mm = shim.mm;
 	shim.mm = 0;
 	shim.pending_ppid = dup_pending ? shim.ppid : 0;
+	shim_proc_fds_close();		/* the parent's section's */
 	pthread_mutex_init(&shim.mm_lock, NULL);
 	shim_busy = 0;
 	shim_oracle_budget_start(1);
@@ -272,6 +273,7 @@ void shim_leave_shared(void)
 void shim_leave(void)
 {
 	shim_leave_shared();
+	shim_proc_fds_close();
 	pthread_mutex_unlock(&shim.mm_lock);
 	shim_restore_signals();
 	shim_busy = 0;

@@ -154,8 +154,8 @@ static void judge(struct tally *t, uint64_t pfn, uint64_t flags, uint64_t kcount
  */
 static void compare(struct tally *t, const uint64_t *k, size_t n)
 {
-	int fd_flags = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
-	int fd_count = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	int fd_flags = shim_proc_fd(SHIM_PROC_KPAGEFLAGS);
+	int fd_count = shim_proc_fd(SHIM_PROC_KPAGECOUNT);
 	static uint64_t *fl, *cnt;
 	static int said;
 
@@ -188,10 +188,6 @@ static void compare(struct tally *t, const uint64_t *k, size_t n)
 		}
 		i += len;
 	}
-	if (fd_flags >= 0)
-		close(fd_flags);
-	if (fd_count >= 0)
-		close(fd_count);
 }
 
 static void log_oracle(const struct tally *t, const char *label, int explicit_cp)

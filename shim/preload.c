@@ -362,6 +362,7 @@ __attribute__((constructor)) static void shim_init(void)
 	shim_block_signals();
 	pthread_mutex_lock(&shim.mm_lock);
 	shim.traced = adopt_image();
+	shim_proc_fds_close();
 	pthread_mutex_unlock(&shim.mm_lock);
 	shim_restore_signals();
 	shim_busy = 0;

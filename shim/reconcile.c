@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -160,6 +161,7 @@ struct recon {
 	uint64_t missed;		/* ptes it found that tracking did not flag */
 	int nk, ns;
 	int kpf_fd;
+	int own_fds;			/* our own mm: the section's /proc fds */
 	struct spte *sp;		/* scr->sp */
 	int nsp;
 	uint64_t chunk;			/* the chunk's first address */
@@ -190,6 +192,43 @@ int shim_open_proc(pid_t pid, const char *leaf)
 
 	proc_path(path, pid, leaf);
 	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * In .data.shim_child, next to mm_lock: the page the parent writes after a
+ * fork anyway.  The inode is checked at each reuse: another thread of the
+ * program may have closed the fd, and its number may name another file now.
+ */
+static SHIM_CHILD_WRITES struct {
+	int fd;
+	uint64_t ino;
+} proc_files[SHIM_PROC_FILES] = { { -1, 0 }, { -1, 0 }, { -1, 0 } };
+
+int shim_proc_fd(enum shim_proc_file f)
+{
+	static const char *const path[SHIM_PROC_FILES] = {
+		"/proc/self/pagemap", "/proc/kpageflags", "/proc/kpagecount",
+	};
+	struct stat st;
+
+	if (proc_files[f].fd >= 0 &&
+	    (fstat(proc_files[f].fd, &st) || st.st_ino != proc_files[f].ino))
+		proc_files[f].fd = -1;	/* not ours any more: never close it */
+	if (proc_files[f].fd < 0) {
+		proc_files[f].fd = open(path[f], O_RDONLY | O_CLOEXEC);
+		if (proc_files[f].fd >= 0 && fstat(proc_files[f].fd, &st) == 0)
+			proc_files[f].ino = st.st_ino;
+	}
+	return proc_files[f].fd;
+}
+
+void shim_proc_fds_close(void)
+{
+	for (int f = 0; f < SHIM_PROC_FILES; f++)
+		if (proc_files[f].fd >= 0) {
+			close(proc_files[f].fd);
+			proc_files[f].fd = -1;
+		}
 }
 
 static int is_shim_file(const struct rmap_file_id *f)
@@ -341,7 +380,8 @@ static int64_t kpageflags(struct recon *r, uint64_t pfn)
 	uint64_t v;
 
 	if (r->kpf_fd < 0)
-		r->kpf_fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+		r->kpf_fd = r->own_fds ? shim_proc_fd(SHIM_PROC_KPAGEFLAGS)
+				       : open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	if (r->kpf_fd < 0 || pread(r->kpf_fd, &v, 8, pfn * 8) != 8)
 		return -1;
 	return (int64_t)v;
@@ -746,7 +786,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags)
 {
 	struct recon r = { .o = o, .mm = mm, .lo = lo & ~(PAGE_SIZE - 1),
-			   .hi = hi, .kpf_fd = -1,
+			   .hi = hi, .kpf_fd = -1, .own_fds = !pid,
 			   .pr = { .mask = SHIM_PAGE_IS_PRESENT },
 			   .wr = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
 				   .mask = SHIM_PAGE_IS_WRITTEN },
@@ -776,7 +816,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	diff_vmas(&r);
 	if (!(flags & SHIM_RECON_PAGES))
 		return 0;
-	pm_fd = shim_open_proc(pid, "pagemap");
+	pm_fd = pid ? shim_open_proc(pid, "pagemap") : shim_proc_fd(SHIM_PROC_PAGEMAP);
 	if (pm_fd < 0)
 		return -errno;
 	r.pr.known_end = r.lo;
@@ -795,9 +835,11 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		finish_tracking(&r);
 		scr->nk_prepared = r.nk;
 	}
-	close(pm_fd);
-	if (r.kpf_fd >= 0)
-		close(r.kpf_fd);
+	if (pid) {
+		close(pm_fd);
+		if (r.kpf_fd >= 0)
+			close(r.kpf_fd);
+	}
 	return 0;
 }
 
@@ -818,6 +860,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 void shim_reconcile_forked(struct shim_op *o, pid_t child)
 {
 	struct recon r = { .o = o, .mm = shim.mm, .lo = 0, .hi = SHIM_ALL_HI, .kpf_fd = -1,
+			   .own_fds = 1,
 			   .wr = { .mask = SHIM_PAGE_IS_WRITTEN } };
 	int pm_fd = -1, child_fd = -1;
 	uint64_t wbits[BATCH / 64];
@@ -831,7 +874,7 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 
 		if (k->tracked != 1)
 			continue;
-		if (pm_fd < 0 && (pm_fd = shim_open_proc(0, "pagemap")) < 0)
+		if (pm_fd < 0 && (pm_fd = shim_proc_fd(SHIM_PROC_PAGEMAP)) < 0)
 			return;
 		r.wr.known_end = k->start;
 		for (uint64_t cs = k->start, ce; cs < k->end; cs = ce) {
@@ -864,6 +907,14 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 
 					if ((now & PM_PRESENT) ? sp && sp->key == (now & PM_PFN_MASK) : !sp)
 						continue;
+					/*
+					 * Ours alone: a COW break since the fork (our own
+					 * stack, mostly), not a frame the child got.  The
+					 * child still maps what it got: it exits only once
+					 * the dup below has given it an mm.
+					 */
+					if ((now & (PM_PRESENT | PM_EXCLUSIVE)) == (PM_PRESENT | PM_EXCLUSIVE))
+						continue;
 					if (child_fd < 0 && (child_fd = shim_open_proc(child, "pagemap")) < 0)
 						goto out;
 					if (pread(child_fd, &then, 8, off) != 8 ||
@@ -874,12 +925,8 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 		}
 	}
 out:
-	if (pm_fd >= 0)
-		close(pm_fd);
 	if (child_fd >= 0)
 		close(child_fd);
-	if (r.kpf_fd >= 0)
-		close(r.kpf_fd);
 }
 
 int shim_pfn_access(void)

@@ -173,6 +173,17 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child);
 void *shim_scratch_alloc(size_t bytes);
 /* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
 int shim_open_proc(pid_t pid, const char *leaf);
+/*
+ * /proc files a shim section opens at most once (reconcile.c): a fork's
+ * section (prepare, the kernel's fork, the parent's repair, dup and check)
+ * opened our pagemap twice and kpageflags twice, 2-3.5 us an open.  The fd
+ * (-1 if it cannot be opened) stays open until shim_proc_fds_close, which
+ * shim_leave calls, and a fork child first thing (the copies it inherited).
+ */
+enum shim_proc_file { SHIM_PROC_PAGEMAP, SHIM_PROC_KPAGEFLAGS, SHIM_PROC_KPAGECOUNT,
+		      SHIM_PROC_FILES };
+int shim_proc_fd(enum shim_proc_file f);
+void shim_proc_fds_close(void);
 /* 1 if pagemap gives PFNs here (root / CAP_SYS_ADMIN). */
 int shim_pfn_access(void);
 /* kpageflags of @pfn (cached zero page); -1 on error. */
