@@ -40,10 +40,15 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#define UNW_LOCAL_ONLY		/* names and types only: nothing is linked */
+#include <libunwind.h>
 
 #include "unwinder.h"
 
 #define LIBUNWIND	"libunwind.so.8"
+/* The exported name of a libunwind.h function or variable (a macro). */
+#define UNW_SYM(name)	UNW_SYM_(name)
+#define UNW_SYM_(name)	#name
 /* No kernel fd is negative, so every other number passes through. */
 #define NO_FD		(-2)
 
@@ -204,6 +209,26 @@ static unwinder_fn glibc_backtrace(void)
 	return fn ? fn : backtrace;	/* no libc.so.6: a libc we do not know */
 }
 
+/*
+ * No DWARF register-state cache.  Its lock and buckets are libunwind's
+ * .bss, written at every miss of the per-thread trace cache, which is
+ * where every fork child misses: the parent never unwound the child's exit
+ * path.  That was two copy-on-write faults per child (forkstorm: 3.0 -> 1.0
+ * on that .bss).  A miss parses the FDE either way (the child's new IPs
+ * miss this cache too), and unw_backtrace's hits never reach it.  Without
+ * the symbol the cache stays on: a cost, not an error.
+ */
+static void no_rs_cache(void *h)
+{
+	int (*set_policy)(unw_addr_space_t, unw_caching_policy_t) =
+		(int (*)(unw_addr_space_t, unw_caching_policy_t))
+		dlsym(h, UNW_SYM(unw_set_caching_policy));
+	unw_addr_space_t *local = dlsym(h, UNW_SYM(unw_local_addr_space));
+
+	if (set_policy && local)
+		(void)set_policy(*local, UNW_CACHE_NONE);
+}
+
 static unwinder_fn load(const char **why)
 {
 	struct got g = { 0 };
@@ -248,6 +273,7 @@ static unwinder_fn load(const char **why)
 			*redirects[r].real = *g.slot[r];
 		__atomic_store_n(g.slot[r], redirects[r].stand_in, __ATOMIC_RELEASE);
 	}
+	no_rs_cache(h);		/* after the redirects: it runs tdep_init */
 	/*
 	 * The first unwind runs tdep_init (the pipe) and maps its caches.
 	 * From here on libunwind stays loaded whatever happens: its trace
