@@ -23,6 +23,7 @@
 #include "unwinder.h"
 
 #define STACK_SLOTS	8192		/* power of two */
+#define FIRST_SLOTS	16		/* power of two */
 #define MAX_FRAMES	128
 
 /*
@@ -42,6 +43,13 @@ struct stack_slot {
 };
 
 static struct stack_slot slots[STACK_SLOTS];
+/*
+ * Every key's first probe, in the page a fork child writes anyway (its
+ * generation): a child's few stacks of its own (its exit's) land here.
+ * In slots[] each was a read fault on a page the parent never touched
+ * and then a copy-on-write fault, in every child.
+ */
+static SHIM_CHILD_WRITES struct stack_slot first[FIRST_SLOTS];
 static SHIM_CHILD_WRITES uint32_t next_id;
 static SHIM_CHILD_WRITES uint64_t gen = 1;		/* never 0: a zeroed slot is free */
 static uintptr_t self_lo, self_hi;	/* our own text: frames we skip */
@@ -83,8 +91,9 @@ static uint32_t intern(void *const *ip, int n)
 	uint64_t h = hash_ips(ip, n);
 	uint64_t key = gen << GEN_SHIFT | (h & HASH_MASK);
 
-	for (unsigned probe = 0; probe < STACK_SLOTS; probe++) {
-		struct stack_slot *s = &slots[(h + probe) & (STACK_SLOTS - 1)];
+	for (unsigned probe = 0; probe <= STACK_SLOTS; probe++) {
+		struct stack_slot *s = probe ? &slots[(h + probe - 1) & (STACK_SLOTS - 1)] :
+					       &first[h & (FIRST_SLOTS - 1)];
 		uint64_t cur = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		uint32_t id;
 

@@ -28,6 +28,9 @@
  * a fork child makes the kernel copy the page, a new frame under the
  * shadow's feet with no write to show for it - wtrack.c.)  No fd is ever
  * created.
+ *
+ * Memory: its mmap is watched in the same GOT, so that the trace cache
+ * each thread maps at its first unwind is mostly given back (trim_cache).
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -38,19 +41,90 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#define UNW_LOCAL_ONLY		/* names and types only: nothing is linked */
+#include <libunwind.h>
 
 #include "unwinder.h"
 
 #define LIBUNWIND	"libunwind.so.8"
+/* The exported name of a libunwind.h function or variable (a macro). */
+#define UNW_SYM(name)	UNW_SYM_(name)
+#define UNW_SYM_(name)	#name
 /* No kernel fd is negative, so every other number passes through. */
 #define NO_FD		(-2)
 
 static ssize_t (*real_read)(int, void *, size_t);
 static int (*real_close)(int);
 static long (*real_syscall)(long, ...);
+static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
+static unwinder_fn unw_backtrace_fn;
 static int pipe_faked;
+
+/*
+ * libunwind 1.6's per-thread trace cache (src/x86_64/Gtrace.c): 2^14
+ * frames of 16 bytes, mmapped and written whole when a thread first
+ * unwinds, though it then holds a few frames; a frame whose first word
+ * (its address) is 0 is free.  Its pages without a frame are given back
+ * at once: unmapped, they read as free frames, and fork has nothing there
+ * to copy (64 of forkstorm's ~120 anonymous pages were these, copied by
+ * every fork and the shadow's, zapped by every exit).  A fork child's
+ * insert there faults twice (zero page, then write) instead of one
+ * copy-on-write; reading them back as the zero page would save that, but
+ * every fork's reconciliation then reads their pagemap (present, not in
+ * the shadow), and forkstorm was no faster.  The shadow never saw them:
+ * libunwind's mmap passes the hooks untraced (shim_busy) and no
+ * reconciliation runs before the trim, in the same capture (or the
+ * constructor, before the shadow mm exists).
+ */
+#define TRACE_CACHE_BYTES	((size_t)16 << 14)
+static __thread uint64_t *fresh_cache;	/* made by this thread's last unwind */
+
+static void *fake_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = real_mmap(addr, len, prot, flags, fd, off);
+
+	if (len == TRACE_CACHE_BYTES && (flags & MAP_ANONYMOUS) && p != MAP_FAILED)
+		fresh_cache = p;
+	return p;
+}
+
+/* madvise by syscall, not through our hook: the cache is libunwind's. */
+static void trim_cache(uint64_t *frames)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE) / sizeof(*frames);
+	size_t n = TRACE_CACHE_BYTES / sizeof(*frames), run = n;
+
+	for (size_t at = 0; at <= n; at += page) {
+		size_t i = 0;
+
+		while (at < n && i < page && !frames[at + i])
+			i += 2;		/* the first word of each frame */
+		if (at < n && i >= page) {
+			if (run == n)
+				run = at;
+			continue;
+		}
+		if (run != n)
+			(void)real_syscall(SYS_madvise, frames + run,
+					   (at - run) * sizeof(*frames), MADV_DONTNEED);
+		run = n;
+	}
+}
+
+/* unw_backtrace, then the trim of the cache it made (once per thread). */
+static int backtrace_trimmed(void **ip, int n)
+{
+	int got = unw_backtrace_fn(ip, n);
+
+	if (__builtin_expect(fresh_cache != NULL, 0)) {
+		trim_cache(fresh_cache);
+		fresh_cache = NULL;
+	}
+	return got;
+}
 
 static int fake_pipe2(int fd[2], int flags)
 {
@@ -109,11 +183,13 @@ static const struct redirect {
 	const char *name;
 	void *stand_in;
 	void **real;			/* where the displaced target goes */
+	int optional;			/* without it: no trim, still no fd */
 } redirects[] = {
-	{ "pipe2", (void *)fake_pipe2, NULL },
-	{ "read", (void *)fake_read, (void **)&real_read },
-	{ "close", (void *)fake_close, (void **)&real_close },
-	{ "syscall", (void *)fake_syscall, (void **)&real_syscall },
+	{ "pipe2", (void *)fake_pipe2, NULL, 0 },
+	{ "read", (void *)fake_read, (void **)&real_read, 0 },
+	{ "close", (void *)fake_close, (void **)&real_close, 0 },
+	{ "syscall", (void *)fake_syscall, (void **)&real_syscall, 0 },
+	{ "mmap", (void *)fake_mmap, (void **)&real_mmap, 1 },
 };
 #define NR_REDIRECTS	(sizeof(redirects) / sizeof(redirects[0]))
 
@@ -147,13 +223,13 @@ static uintptr_t dyn_addr(const struct link_map *lm, ElfW(Addr) v)
 	return v < lm->l_addr ? lm->l_addr + v : v;
 }
 
-/* Find the GOT slot of every redirect; 0 if all are there and writable. */
+/* Find the GOT slots of the redirects; 0 if all required are there and writable. */
 static int find_slots(struct got *g)
 {
 	const ElfW(Rela) *rel = NULL;
 	const ElfW(Sym) *sym = NULL;
 	const char *str = NULL;
-	size_t relsz = 0, found = 0;
+	size_t relsz = 0, missing = 0;
 
 	for (const ElfW(Dyn) *d = g->lm->l_ld; d->d_tag != DT_NULL; d++) {
 		if (d->d_tag == DT_JMPREL)
@@ -183,10 +259,11 @@ static int find_slots(struct got *g)
 			if (slot >= g->relro_lo && slot < g->relro_hi)
 				return -1;
 			g->slot[r] = (void **)slot;
-			found++;
 		}
 	}
-	return found == NR_REDIRECTS ? 0 : -1;
+	for (size_t r = 0; r < NR_REDIRECTS; r++)
+		missing += !g->slot[r] && !redirects[r].optional;
+	return missing ? -1 : 0;
 }
 
 /*
@@ -202,6 +279,26 @@ static unwinder_fn glibc_backtrace(void)
 	if (libc)
 		dlclose(libc);
 	return fn ? fn : backtrace;	/* no libc.so.6: a libc we do not know */
+}
+
+/*
+ * No DWARF register-state cache.  Its lock and buckets are libunwind's
+ * .bss, written at every miss of the per-thread trace cache, which is
+ * where every fork child misses: the parent never unwound the child's exit
+ * path.  That was two copy-on-write faults per child (forkstorm: 3.0 -> 1.0
+ * on that .bss).  A miss parses the FDE either way (the child's new IPs
+ * miss this cache too), and unw_backtrace's hits never reach it.  Without
+ * the symbol the cache stays on: a cost, not an error.
+ */
+static void no_rs_cache(void *h)
+{
+	int (*set_policy)(unw_addr_space_t, unw_caching_policy_t) =
+		(int (*)(unw_addr_space_t, unw_caching_policy_t))
+		dlsym(h, UNW_SYM(unw_set_caching_policy));
+	unw_addr_space_t *local = dlsym(h, UNW_SYM(unw_local_addr_space));
+
+	if (set_policy && local)
+		(void)set_policy(*local, UNW_CACHE_NONE);
 }
 
 static unwinder_fn load(const char **why)
@@ -244,22 +341,26 @@ static unwinder_fn load(const char **why)
 		goto refuse;
 	}
 	for (size_t r = 0; r < NR_REDIRECTS; r++) {
+		if (!g.slot[r])
+			continue;
 		if (redirects[r].real)
 			*redirects[r].real = *g.slot[r];
 		__atomic_store_n(g.slot[r], redirects[r].stand_in, __ATOMIC_RELEASE);
 	}
+	no_rs_cache(h);		/* after the redirects: it runs tdep_init */
 	/*
 	 * The first unwind runs tdep_init (the pipe) and maps its caches.
 	 * From here on libunwind stays loaded whatever happens: its trace
 	 * cache registered a pthread key destructor in its own text.
 	 */
-	(void)fn(ip, 4);
+	unw_backtrace_fn = fn;
+	(void)backtrace_trimmed(ip, 4);
 	if (!pipe_faked) {
 		*why = LIBUNWIND " made no validation pipe through pipe2 (another version?)";
 		return NULL;
 	}
 	*why = NULL;
-	return fn;
+	return backtrace_trimmed;
 refuse:
 	dlclose(h);		/* nothing of it ran yet */
 	return NULL;
