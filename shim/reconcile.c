@@ -169,7 +169,6 @@ struct recon {
 	uint64_t win_lo, win_hi;	/* pagemap entries held in scr->pmwin */
 };
 
-
 static void proc_path(char *buf, pid_t pid, const char *leaf)
 {
 	char *p = buf;
