@@ -161,7 +161,7 @@ struct recon {
 	uint64_t missed;		/* ptes it found that tracking did not flag */
 	int nk, ns;
 	int kpf_fd;
-	int own_fds;			/* our own mm: the section's /proc fds */
+	int own;			/* our own mm: the section's /proc fds, our scratch */
 	struct spte *sp;		/* scr->sp */
 	int nsp;
 	uint64_t chunk;			/* the chunk's first address */
@@ -260,7 +260,8 @@ static void add_kvma(void *ctx, const struct shim_maps_vma *v)
 		f |= RMAP_VM_MAYWRITE;
 	if (v->stack)
 		f |= RMAP_VM_GROWSDOWN;
-	if (scr_wipes && is_scratch(v->start, v->end))
+	/* Not in another process: it may use those addresses for anything. */
+	if (r->own && scr_wipes && is_scratch(v->start, v->end))
 		f |= RMAP_VM_WIPEONFORK;
 	k = &scr->kv[r->nk++];
 	k->file = v->file;
@@ -379,7 +380,7 @@ static int64_t kpageflags(struct recon *r, uint64_t pfn)
 	uint64_t v;
 
 	if (r->kpf_fd < 0)
-		r->kpf_fd = r->own_fds ? shim_proc_fd(SHIM_PROC_KPAGEFLAGS)
+		r->kpf_fd = r->own ? shim_proc_fd(SHIM_PROC_KPAGEFLAGS)
 				       : open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
 	if (r->kpf_fd < 0 || pread(r->kpf_fd, &v, 8, pfn * 8) != 8)
 		return -1;
@@ -785,7 +786,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags)
 {
 	struct recon r = { .o = o, .mm = mm, .lo = lo & ~(PAGE_SIZE - 1),
-			   .hi = hi, .kpf_fd = -1, .own_fds = !pid,
+			   .hi = hi, .kpf_fd = -1, .own = !pid,
 			   .pr = { .mask = SHIM_PAGE_IS_PRESENT },
 			   .wr = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
 				   .mask = SHIM_PAGE_IS_WRITTEN },
@@ -859,7 +860,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 void shim_reconcile_forked(struct shim_op *o, pid_t child)
 {
 	struct recon r = { .o = o, .mm = shim.mm, .lo = 0, .hi = SHIM_ALL_HI, .kpf_fd = -1,
-			   .own_fds = 1,
+			   .own = 1,
 			   .wr = { .mask = SHIM_PAGE_IS_WRITTEN } };
 	int pm_fd = -1, child_fd = -1;
 	uint64_t wbits[BATCH / 64];
