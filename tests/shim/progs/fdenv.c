@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fdenv - print the open fds and the environment (minus LD_PRELOAD and
- * RMAPSHIM_*), in this process and in an exec'd copy of itself: under the
- * shim both must read exactly as natively (nothing leaked, nothing added).
+ * RMAPSHIM_*), in this process, in its fork child and in an exec'd copy of
+ * itself: under the shim all must read exactly as natively (nothing leaked,
+ * nothing added).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -55,6 +56,8 @@ int main(int argc, char **argv)
 	dump("main");
 	p = fork();
 	if (p == 0) {
+		/* the shim keeps /proc files open across its fork section */
+		dump("fork");
 		execl("/proc/self/exe", argv[0], "child", (char *)NULL);
 		_exit(127);
 	}
