@@ -214,9 +214,15 @@ int shim_proc_fd(enum shim_proc_file f)
 	    (fstat(proc_files[f].fd, &st) || st.st_ino != proc_files[f].ino))
 		proc_files[f].fd = -1;	/* not ours any more: never close it */
 	if (proc_files[f].fd < 0) {
-		proc_files[f].fd = open(path[f], O_RDONLY | O_CLOEXEC);
-		if (proc_files[f].fd >= 0 && fstat(proc_files[f].fd, &st) == 0)
-			proc_files[f].ino = st.st_ino;
+		int fd = open(path[f], O_RDONLY | O_CLOEXEC);
+
+		/* Without its inode a reuse could not be checked: not kept. */
+		if (fd >= 0 && fstat(fd, &st)) {
+			close(fd);
+			fd = -1;
+		}
+		proc_files[f].fd = fd;
+		proc_files[f].ino = fd >= 0 ? st.st_ino : 0;
 	}
 	return proc_files[f].fd;
 }
@@ -573,6 +579,16 @@ static int scan_bits(struct scan *w, int pm_fd, uint64_t cs, uint64_t ce,
 	}
 }
 
+/* Widen [*first, *last] to the set bits of @word, the @w-th of a chunk's bitmap. */
+static void bits_span(uint64_t word, size_t w, size_t *first, size_t *last, size_t none)
+{
+	if (!word)
+		return;
+	if (*first == none)
+		*first = w * 64 + (size_t)__builtin_ctzll(word);
+	*last = w * 64 + 63 - (size_t)__builtin_clzll(word);
+}
+
 /*
  * A chunk of a write-tracked vma, 64 pages at a time.  A page still there
  * and not written keeps the frame the shadow has; the pagemap is read only
@@ -602,10 +618,7 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 		}
 		need[w] = there & (wbits[w] | ~r->sbits[w]);
 		gone = r->sbits[w] & ~there;
-		if (need[w]) {
-			first = first < n ? first : w * 64 + (size_t)__builtin_ctzll(need[w]);
-			last = w * 64 + 63 - (size_t)__builtin_clzll(need[w]);
-		}
+		bits_span(need[w], w, &first, &last, n);
 		for (; gone; gone &= gone - 1) {
 			uint64_t addr = cs + ((w * 64 + (size_t)__builtin_ctzll(gone)) << PAGE_SHIFT);
 
@@ -885,10 +898,7 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 			if (scan_bits(&r.wr, pm_fd, cs, ce, k->end, wbits) <= 0)
 				continue;
 			for (size_t w = 0; w < BATCH / 64; w++)
-				if (wbits[w]) {
-					first = first < BATCH ? first : w * 64 + (size_t)__builtin_ctzll(wbits[w]);
-					last = w * 64 + 63 - (size_t)__builtin_clzll(wbits[w]);
-				}
+				bits_span(wbits[w], w, &first, &last, BATCH);
 			/* One read of the chunk's written span, not one per page. */
 			bytes = (last + 1 - first) * 8;
 			if (pread(pm_fd, scr->pmwin, bytes, (off_t)(((cs >> PAGE_SHIFT) + first) * 8)) !=
@@ -897,13 +907,17 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 			r.nsp = 0;
 			r.chunk = cs;
 			memset(r.sbits, 0, sizeof(r.sbits));
-			rmap_walk_ptes(shim.arena, r.mm, cs, ce, collect_pte, &r);
+			/* Keys only of the written pages, below: not a struct page per pte. */
+			rmap_walk_ptes_nokey(shim.arena, r.mm, cs, ce, collect_pte, &r);
 			for (size_t w = 0; w < BATCH / 64; w++)
 				for (uint64_t b = wbits[w]; b; b &= b - 1) {
 					size_t x = w * 64 + (size_t)__builtin_ctzll(b);
 					uint64_t addr = cs + (x << PAGE_SHIFT), now = scr->pmwin[x - first], then = 0;
-					const struct spte *sp = spte_at(&r, &j, addr);
+					struct spte *sp = (struct spte *)spte_at(&r, &j, addr);
 					off_t off = (off_t)((addr >> PAGE_SHIFT) * 8);
+
+					if (sp)
+						sp->key = rmap_page_key(shim.arena, sp->page);
 
 					if ((now & PM_PRESENT) ? sp && sp->key == (now & PM_PFN_MASK) : !sp)
 						continue;
