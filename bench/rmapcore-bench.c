@@ -342,7 +342,7 @@ static double forkzap_measure(struct mode_bench *mb)
 	double t0 = now_ns(), t1;
 	int ret;
 
-	if ((ret = rmap_dup_mmap(mb->a, mb->owner, 2, &child)))
+	if ((ret = rmap_dup_mmap(mb->a, mb->owner, 2, 0, &child)))
 		die("rmap_dup_mmap", -ret);
 	if ((ret = rmap_exit_mmap(mb->a, child, RMAP_CAUSE_EXIT)))
 		die("rmap_exit_mmap", -ret);
@@ -357,7 +357,7 @@ static double sparse_measure(struct mode_bench *mb)
 	int ret;
 
 	for (int i = 0; i < SPARSE_FORKS; i++)
-		if ((ret = rmap_dup_mmap(mb->a, mb->sparse, 4, &child)) ||
+		if ((ret = rmap_dup_mmap(mb->a, mb->sparse, 4, 0, &child)) ||
 		    (ret = rmap_exit_mmap(mb->a, child, RMAP_CAUSE_EXIT)))
 			die("sparse fork", -ret);
 	return (now_ns() - t0) / SPARSE_FORKS / 1000;

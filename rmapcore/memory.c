@@ -701,7 +701,8 @@ static void mm_teardown(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause caus
 	set_current_op(RMAP_CAUSE_NONE, 0, 0);
 }
 
-int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid, rmap_mm_t *child_out)
+int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid,
+		  unsigned flags, rmap_mm_t *child_out)
 {
 	rmap_mm_t child;
 	rmap_vma_t pv, tail = 0;
@@ -723,7 +724,12 @@ int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid, rma
 			err = -ENOSPC;
 			break;
 		}
-		if (!(v->vm_flags & RMAP_VM_WIPEONFORK) && (err = copy_page_range(a, child, parent, v)))
+		if (v->vm_flags & RMAP_VM_WIPEONFORK)
+			continue;
+		if ((flags & RMAP_DUP_FAULT_FILLS) && !LOAD(&v->anon_vma))
+			continue;
+		err = copy_page_range(a, child, parent, v);
+		if (err)
 			break;
 	}
 	if (err) {

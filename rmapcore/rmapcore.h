@@ -389,9 +389,16 @@ int rmap_mm_create(struct rmap_arena *a, int32_t pid, rmap_mm_t parent,
  * VM_DONTCOPY vmas are skipped, VM_WIPEONFORK vmas copied without ptes,
  * VM_LOCKED cleared in the child; one page_dup_rmap per present pte of
  * an ordinary page.  COW vmas get their parent ptes write-protected.
+ *
+ * 2.6.9 copies every pte.  With RMAP_DUP_FAULT_FILLS, a vma without an
+ * anon_vma is copied without its ptes, as Linux does from 2.6.14 on
+ * (vma_needs_copy()): they are file pages that the child's faults map
+ * again when it touches them, so a shadow of a newer kernel's process
+ * gets no page_dup_rmap that kernel never did.
  */
+#define RMAP_DUP_FAULT_FILLS	0x1u
 int rmap_dup_mmap(struct rmap_arena *a, rmap_mm_t parent, int32_t child_pid,
-		  rmap_mm_t *child_out);
+		  unsigned flags, rmap_mm_t *child_out);
 /* exit_mmap: zap every pte, unlink every vma, free the mm. @cause is
  * RMAP_CAUSE_EXIT or RMAP_CAUSE_EXEC (old image torn down). */
 int rmap_exit_mmap(struct rmap_arena *a, rmap_mm_t mm, enum rmap_cause cause);

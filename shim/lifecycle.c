@@ -321,7 +321,8 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 	if (child > 0) {
 		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, t_fork_stack);
 		shim_reconcile_forked(&o, child);
-		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child, &cmm));
+		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child,
+						 RMAP_DUP_FAULT_FILLS, &cmm));
 		shim_op_end(&o);
 		if (err)
 			cmm = dup_failed(child, err);

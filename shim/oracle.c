@@ -14,8 +14,8 @@
  * contract); a traced pid that is gone is left to the supervisor, which
  * reaps it (its pages then show up as mismatches).  Then every
  * present pte of every live mm is compared.  Implicit checkpoints (after
- * fork, at exit) sample at most SAMPLE pages of this mm that the shadow
- * says only we map, so a sibling's unreconciled COW cannot fake a mismatch.
+ * fork, at exit) sample at most SAMPLE anon pages of this mm that the
+ * shadow says only we map (sampled()).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,8 +52,24 @@ struct keys {
 	uint64_t *k;
 	size_t n, cap;
 	size_t stride, seen;		/* implicit: every stride-th pte */
-	int only_single;		/* implicit: shadow mapcount 1 only */
+	int only_single;		/* implicit: see sampled() */
 };
+
+/*
+ * What an implicit check samples: anon pages that the shadow says only we
+ * map.  A sibling's unreconciled COW cannot fake a mismatch on those, and
+ * the kernel pins an anon page's count exactly; a file page's check is
+ * only shadow <= kernel, and after a fork (RMAP_DUP_FAULT_FILLS) most of
+ * the parent's file pages are ours alone, which would spend every fork's
+ * budget on that weak check.
+ */
+static int sampled(rmap_page_t page)
+{
+	struct rmap_page_info info;
+
+	return rmap_page_mapcount(shim.arena, page) == 1 &&
+	       !rmap_page_info(shim.arena, page, &info) && info.anon;
+}
 
 static void collect_key(void *ctx, uint64_t addr, const struct rmap_pte_info *pte)
 {
@@ -63,7 +79,7 @@ static void collect_key(void *ctx, uint64_t addr, const struct rmap_pte_info *pt
 	if (pte->kind != RMAP_PTE_PRESENT || ks->n == ks->cap ||
 	    ks->seen++ % ks->stride)
 		return;
-	if (ks->only_single && rmap_page_mapcount(shim.arena, pte->page) != 1)
+	if (ks->only_single && !sampled(pte->page))
 		return;
 	ks->k[ks->n++] = pte->key;
 }
@@ -259,8 +275,7 @@ static int probe_sample(struct keys *ks)
 	/* Keys overwrite the probed addresses in place, never overtaking them. */
 	for (size_t i = 0; i < p.n; i++)
 		if (rmap_pte_get(shim.arena, shim.mm, p.addr[i], &pte) == 0 &&
-		    pte.kind == RMAP_PTE_PRESENT &&
-		    rmap_page_mapcount(shim.arena, pte.page) == 1)
+		    pte.kind == RMAP_PTE_PRESENT && sampled(pte.page))
 			ks->k[n++] = pte.key;
 	ks->n = n;
 	return 1;

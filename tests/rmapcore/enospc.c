@@ -36,7 +36,7 @@ static void pages_full(struct rmap_arena *a, rmap_mm_t mm)
 	CHECK_CLEAN(a);
 
 	/* Known frames still work: fork dups them, re-faults refresh. */
-	REQUIRE_OK(rmap_dup_mmap(a, mm, 501, &child));
+	REQUIRE_OK(rmap_dup_mmap(a, mm, 501, 0, &child));
 	CHECK_EQ(tl_mapcount(a, KEY(0)), 2);
 	REQUIRE_OK(rmap_fault(a, mm, ANON, KEY(0), RMAP_FAULT_ANON));
 
@@ -59,7 +59,7 @@ static void mms_full(struct rmap_arena *a, rmap_mm_t mm)
 	int n = 0, ret = 0;
 
 	/* @mm is live already: MAX_MMS - 1 forks fit. */
-	while (n < MAX_MMS && (ret = rmap_dup_mmap(a, mm, 600 + n,
+	while (n < MAX_MMS && (ret = rmap_dup_mmap(a, mm, 600 + n, 0,
 						   &child[n])) == 0)
 		n++;
 	CHECK_EQ(n, MAX_MMS - 1);
@@ -101,7 +101,7 @@ static void dup_fails_half_way(enum rmap_mode mode)
 				      RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
 	}
 	rmap_counters(a, &before);
-	CHECK_EQ(rmap_dup_mmap(a, mm, 701, &child), -ENOSPC);
+	CHECK_EQ(rmap_dup_mmap(a, mm, 701, 0, &child), -ENOSPC);
 	CHECK_EQ(child, 0);
 	rmap_counters(a, &after);
 	CHECK_EQ(after.mms_used, before.mms_used);

@@ -168,7 +168,7 @@ static void op_fork(int s)
 		c++;
 	if (c == MAX_MM)
 		return;
-	ALL_MODES("fork", rmap_dup_mmap(a, mms[m][s], 1000 + (int)op_no,
+	ALL_MODES("fork", rmap_dup_mmap(a, mms[m][s], 1000 + (int)op_no, 0,
 					&mms[m][c]));
 }
 

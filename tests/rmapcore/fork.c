@@ -6,7 +6,8 @@
  * not copied; wipe-on-fork copied without ptes; VM_LOCKED cleared in the
  * child; a write in the child or parent replaces the page (remove old, add
  * new, cause COW); a write after the other side exited reuses the page;
- * a child mm is invisible to lookups until its copy is whole.
+ * a child mm is invisible to lookups until its copy is whole; with
+ * RMAP_DUP_FAULT_FILLS, vmas without an anon_vma are copied without ptes.
  * Usage: fork MODE
  */
 #include "testlib.h"
@@ -145,7 +146,7 @@ static void fork_two_children(struct rmap_arena *a, rmap_mm_t p,
 	rmap_set_sink_mask(~0u);
 	for (int i = 0; i < 2; i++) {
 		w.pid = 201 + i;
-		REQUIRE_OK(rmap_dup_mmap(a, p, w.pid, &c[i]));
+		REQUIRE_OK(rmap_dup_mmap(a, p, w.pid, 0, &c[i]));
 	}
 	tl_events_stop();
 	ev = w.ev;
@@ -198,6 +199,36 @@ static void cow(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr,
 	CHECK_EQ(pi.index, index);
 }
 
+/*
+ * RMAP_DUP_FAULT_FILLS (Linux >= 2.6.14): only vmas with an anon_vma get
+ * their ptes copied.  @mm's PRIV vma has one iff it took a COW (@priv_cow);
+ * SHARED never has one.  The copy is torn down again at once.
+ */
+static void fork_fault_fills(struct rmap_arena *a, rmap_mm_t mm, int32_t pid,
+			     int priv_cow)
+{
+	int64_t nr = tl_nr_mapped(a);
+	int shared = tl_mapcount(a, tl_file_key(SHARED_INO, 1));
+	int anon = tl_mapcount(a, ANON_KEY(3));
+	rmap_mm_t c;
+
+	REQUIRE_OK(rmap_dup_mmap(a, mm, pid, RMAP_DUP_FAULT_FILLS, &c));
+	CHECK_EQ(tl_count_ptes(a, c, ANON, ANON + 4 * TL_PAGE), 4);
+	CHECK_EQ(tl_count_ptes(a, c, PRIV, PRIV + 4 * TL_PAGE), priv_cow ? 4 : 0);
+	CHECK_EQ(tl_count_ptes(a, c, SHARED, SHARED + 4 * TL_PAGE), 0);
+	CHECK_EQ(tl_count_ptes(a, c, LOCKED, LOCKED + TL_PAGE), 1);
+	CHECK_EQ(tl_vmas(a, c).n, 5);	/* the vmas are all there */
+	CHECK_EQ(tl_mapcount(a, tl_file_key(SHARED_INO, 1)), shared);
+	CHECK_EQ(tl_mapcount(a, tl_file_key(PRIV_INO, 1)),
+		 tl_mapcount(a, tl_file_key(PRIV_INO, 2)));
+	CHECK_EQ(tl_mapcount(a, ANON_KEY(3)), anon + 1);
+	CHECK_EQ(tl_nr_mapped(a), nr);
+	CHECK_CLEAN(a);
+	REQUIRE_OK(rmap_exit_mmap(a, c, RMAP_CAUSE_EXIT));
+	CHECK_EQ(tl_mapcount(a, ANON_KEY(3)), anon);
+	CHECK_EQ(tl_nr_mapped(a), nr);
+}
+
 static void cow_and_exit(struct rmap_arena *a, rmap_mm_t p, rmap_mm_t c[2])
 {
 	struct tl_events ev;
@@ -212,6 +243,8 @@ static void cow_and_exit(struct rmap_arena *a, rmap_mm_t p, rmap_mm_t c[2])
 	CHECK_EQ(tl_nr_mapped(a), 20);
 	CHECK_EQ(count_mapped(a), 20);
 	CHECK_CLEAN(a);
+	fork_fault_fills(a, c[0], 203, 1);
+	fork_fault_fills(a, p, 204, 0);
 
 	REQUIRE_OK(rmap_exit_mmap(a, c[0], RMAP_CAUSE_EXIT));
 	CHECK_EQ(tl_mapcount(a, NEW_KEY(0)), 0);

@@ -162,7 +162,7 @@ static void worker_step(struct worker *w)
 	uint64_t r = rnd(w, 100);
 
 	if (r < 10 && w->nmm < MAX_OWN_MMS) {
-		expect_ok(w, rmap_dup_mmap(arena, mm, 20000, &w->mm[w->nmm]),
+		expect_ok(w, rmap_dup_mmap(arena, mm, 20000, 0, &w->mm[w->nmm]),
 			  "dup_mmap");
 		w->nmm++;
 	} else if (r < 20 && k > 0) {

@@ -105,7 +105,7 @@ static void mremap_keeps_index(struct rmap_arena *a, rmap_mm_t mm)
 	CHECK_CLEAN(a);
 
 	/* A COW page born after the move lands in the vma's old frame. */
-	REQUIRE_OK(rmap_dup_mmap(a, mm, 301, &child));
+	REQUIRE_OK(rmap_dup_mmap(a, mm, 301, 0, &child));
 	REQUIRE_OK(rmap_fault(a, child, MOVED + TL_PAGE, KEY(22),
 			      RMAP_FAULT_WRITE | RMAP_FAULT_ANON));
 	CHECK_EQ(tl_info(a, KEY(22)).index, MOVE / TL_PAGE + 1);
@@ -250,7 +250,7 @@ static void walk_ranges(struct rmap_arena *a)
 				check_walk(a, mm, pte, n, pt[i], pt[j]);
 
 	/* fork copies every pte, and only those */
-	REQUIRE_OK(rmap_dup_mmap(a, mm, 302, &child));
+	REQUIRE_OK(rmap_dup_mmap(a, mm, 302, 0, &child));
 	check_walk(a, child, pte, n, 0, UINT64_MAX);
 	for (int i = 0; i < n; i++)
 		CHECK_EQ(tl_mapcount(a, WKEY(i)), 2);
