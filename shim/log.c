@@ -64,6 +64,7 @@ static LOG_TLS uint64_t tls_pos = NO_SEGMENT;
 static LOG_TLS struct rlog *tls_log;
 static LOG_TLS pid_t tls_pid;
 static LOG_TLS pid_t tls_tid;
+static LOG_TLS pid_t tls_trusted_pid;	/* rlog_thread_trust_pid */
 
 static struct rlog_file_header *hdr_of(struct rlog *l)
 {
@@ -255,6 +256,7 @@ void rlog_thread_reset(void)
 	__atomic_store_n(&tls_pos, NO_SEGMENT, __ATOMIC_RELAXED);
 	tls_log = NULL;
 	tls_pid = 0;
+	tls_trusted_pid = 0;
 }
 
 /* First writer to find the log full says so, once for the whole tree. */
@@ -296,11 +298,24 @@ static int64_t claim_segment(struct rlog *l)
 	return (int64_t)s;
 }
 
+/*
+ * The caller has just seen getpid() == @pid, and this thread stays in that
+ * process until it calls this again with 0 (or rlog_thread_reset): its
+ * records skip their own getpid(), a syscall each (~20 records a fork).
+ */
+void rlog_thread_trust_pid(pid_t pid)
+{
+	tls_trusted_pid = pid;
+}
+
 /* New thread, new process (fork, vfork, clone) or another log: start over. */
 static void own_thread_state(struct rlog *l)
 {
-	pid_t pid = getpid();
+	pid_t pid;
 
+	if (tls_log == l && tls_pid && tls_pid == tls_trusted_pid)
+		return;
+	pid = getpid();
 	if (tls_pid == pid && tls_log == l)
 		return;
 	/*

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "logfmt.h"
 
@@ -116,10 +117,12 @@ int rlog_note(struct rlog *l, int32_t pid, enum rlog_note_level level,
 
 /*
  * Forget the calling thread's segment: for a fork child's atfork handler,
- * or a thread about to exit.  Not needed for correctness (the pid check
- * catches every fork), only to make it explicit and cheap.
+ * or a thread about to exit.  The pid check catches every other fork, but
+ * not one made while the pid is trusted (below): that child must call it.
  */
 void rlog_thread_reset(void);
+/* The caller knows this thread is in process @pid (0: no longer): see log.c. */
+void rlog_thread_trust_pid(pid_t pid);
 
 /*
  * Reading back (the supervisor's end-of-run summary; reports/ has the full
