@@ -116,6 +116,11 @@ void shim_block_signals(void)
 	t_sigs_blocked = 1;
 }
 
+int shim_signals_blocked(void)
+{
+	return t_sigs_blocked;
+}
+
 void shim_restore_signals(void)
 {
 	if (t_sigs_blocked) {
@@ -254,6 +259,7 @@ int shim_enter(void)
 	}
 	t_locked_mm = shim.mm;
 	shim_mmsem_lock(t_locked_mm);
+	rlog_thread_trust_pid(shim.pid);	/* own_process() just checked */
 	shim_events_thread_init();
 	/* dlopen, and libc's own (iconv, NSS), map behind our back. */
 	if (shim_dl_changed()) {
@@ -266,6 +272,7 @@ int shim_enter(void)
 
 void shim_leave_shared(void)
 {
+	rlog_thread_trust_pid(0);
 	shim_mmsem_unlock(t_locked_mm);
 	t_locked_mm = 0;
 }

@@ -78,6 +78,8 @@ void shim_leave_shared(void);
 void shim_block_signals(void);
 /* The workload's signal mask back (before exec: the new image inherits it). */
 void shim_restore_signals(void);
+/* 1 between the two: this thread has every blockable signal blocked. */
+int shim_signals_blocked(void);
 /* 1 if the caller runs in memory shared with shim.pid (vfork, CLONE_VM). */
 int shim_in_shared_vm(void);
 extern __thread int shim_vforking;	/* set by the vfork note, parent side */

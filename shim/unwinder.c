@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <execinfo.h>
 #include <link.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <linux/futex.h>
@@ -179,6 +180,26 @@ static long fake_syscall(long nr, ...)
 	return real_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/*
+ * libunwind blocks every signal around each lock it takes and each
+ * dl_iterate_phdr of a trace-cache miss: two sigprocmask syscalls a time,
+ * 16 of them in a fork child's exit.  When the caller says every signal is
+ * blocked already (a shim section), they would change nothing: answered
+ * here, with "everything blocked" as the old mask, which libunwind gives
+ * back to the same no-op.
+ */
+static int (*real_sigprocmask)(int, const sigset_t *, sigset_t *);
+static int (*signals_blocked)(void);
+
+static int quiet_sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (how == SIG_UNBLOCK || !signals_blocked || !signals_blocked())
+		return real_sigprocmask(how, set, old);
+	if (old)
+		memset(old, 0xff, sizeof(*old));
+	return 0;
+}
+
 static const struct redirect {
 	const char *name;
 	void *stand_in;
@@ -190,6 +211,7 @@ static const struct redirect {
 	{ "close", (void *)fake_close, (void **)&real_close, 0 },
 	{ "syscall", (void *)fake_syscall, (void **)&real_syscall, 0 },
 	{ "mmap", (void *)fake_mmap, (void **)&real_mmap, 1 },
+	{ "sigprocmask", (void *)quiet_sigprocmask, (void **)&real_sigprocmask, 1 },
 };
 #define NR_REDIRECTS	(sizeof(redirects) / sizeof(redirects[0]))
 
@@ -366,9 +388,12 @@ refuse:
 	return NULL;
 }
 
-unwinder_fn unwinder_load(const char **why)
+unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void))
 {
-	unwinder_fn fn = load(why);
+	unwinder_fn fn;
+
+	signals_blocked = all_signals_blocked;
+	fn = load(why);
 
 	return fn ? fn : glibc_backtrace();
 }

@@ -9,10 +9,13 @@ typedef int (*unwinder_fn)(void **ip, int n);
  * unwinder_load - dlopen libunwind.so.8 RTLD_LOCAL, move its memory
  * validation off file descriptors, warm it up.  Call once, before main
  * (not in a vfork child, not in a signal handler).
+ * @all_signals_blocked (may be NULL): 1 when the calling thread has every
+ * signal blocked already; libunwind's own sigprocmask calls are then
+ * skipped.
  * Returns unw_backtrace with *@why NULL; or glibc's backtrace() (libc's
  * own, whatever "backtrace" binds to in the global scope) with *@why
  * saying why not libunwind (nothing of libunwind was then run).
  */
-unwinder_fn unwinder_load(const char **why);
+unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void));
 
 #endif
