@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -276,6 +277,33 @@ static void log_full(struct rlog *l)
 		return;	/* nowhere else to say it */
 }
 
+static long pop_futex(struct rlog_file_header *h, int op, uint32_t val)
+{
+	/* Shared (not _PRIVATE): every process maps the file on its own. */
+	return syscall(SYS_futex, &h->pop_state, op, val, NULL, NULL, 0);
+}
+
+static int pop_state_cas(struct rlog_file_header *h, uint32_t from, uint32_t to)
+{
+	return __atomic_compare_exchange_n(&h->pop_state, &from, to, 0,
+					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+/*
+ * After claiming segment @s: wake the supervisor's populator if it sleeps
+ * and claims came within its low-water mark.  Only the claim that finds it
+ * asleep pays the syscall; every other claim costs two loads of the header
+ * line its fetch_add already holds.
+ */
+static void wake_populator(struct rlog_file_header *h, uint64_t s)
+{
+	if (s < __atomic_load_n(&h->pop_wake_seg, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&h->pop_state, __ATOMIC_SEQ_CST) != RLOG_POP_SLEEPING)
+		return;
+	if (pop_state_cas(h, RLOG_POP_SLEEPING, RLOG_POP_IDLE))
+		pop_futex(h, FUTEX_WAKE, 1);
+}
+
 /* Claim a whole segment for this thread; returns its index or -1 if full. */
 static int64_t claim_segment(struct rlog *l)
 {
@@ -286,9 +314,11 @@ static int64_t claim_segment(struct rlog *l)
 	/* Once full, stop inflating next_seg on every dropped record. */
 	if (__atomic_load_n(&h->next_seg, __ATOMIC_RELAXED) >= h->nseg)
 		return -1;
-	s = __atomic_fetch_add(&h->next_seg, 1, __ATOMIC_RELAXED);
+	/* seq_cst: ordered before wake_populator's load of pop_state (rlog_populate). */
+	s = __atomic_fetch_add(&h->next_seg, 1, __ATOMIC_SEQ_CST);
 	if (s >= h->nseg)
 		return -1;
+	wake_populator(h, s);
 	sh = (struct rlog_seg_header *)segment(l, (uint32_t)s);
 	sh->pid = (uint32_t)tls_pid;
 	sh->tid = (uint32_t)tls_tid;
@@ -438,6 +468,57 @@ int rlog_note(struct rlog *l, int32_t pid, enum rlog_note_level level,
 	rlog_put_str(note + 1, text, n);
 	rlog_commit(l, note);
 	return 0;
+}
+
+/* Make the first @len bytes of segments [from, to) resident and dirty. */
+static int populate(struct rlog *l, uint64_t from, uint64_t to, size_t len)
+{
+	for (uint64_t s = from; s < to; s++)
+		if (madvise(segment(l, (uint32_t)s), len, MADV_POPULATE_WRITE) < 0)
+			return -errno;
+	return 0;
+}
+
+int rlog_populate(struct rlog *l, uint32_t ahead, uint32_t low, uint32_t pages)
+{
+	struct rlog_file_header *h = hdr_of(l);
+	uint64_t front = 0, next, to;
+	int err;
+
+	for (;;) {
+		next = __atomic_load_n(&h->next_seg, __ATOMIC_SEQ_CST);
+		if (front < h->nseg && next + low > front) {
+			to = next + ahead < h->nseg ? next + ahead : h->nseg;
+			/* Behind the claims: their claimers faulted those pages already. */
+			err = populate(l, front > next ? front : next, to, (size_t)pages * 4096);
+			if (err)
+				return err;
+			front = to;
+			__atomic_store_n(&h->pop_wake_seg, front < h->nseg ? front - low : UINT64_MAX,
+					 __ATOMIC_RELAXED);
+			continue;
+		}
+		/*
+		 * Asleep, then look at next_seg once more: a claim either came
+		 * before that look (we populate) or finds us asleep in
+		 * wake_populator (both sides seq_cst), never neither.
+		 */
+		if (!pop_state_cas(h, RLOG_POP_IDLE, RLOG_POP_SLEEPING))
+			return 0;	/* stopped */
+		if (__atomic_load_n(&h->next_seg, __ATOMIC_SEQ_CST) + low <= front)
+			pop_futex(h, FUTEX_WAIT, RLOG_POP_SLEEPING);
+		/* Woken, or a claim came meanwhile: idle again unless stopped. */
+		pop_state_cas(h, RLOG_POP_SLEEPING, RLOG_POP_IDLE);
+	}
+}
+
+void rlog_populate_stop(struct rlog *l)
+{
+	struct rlog_file_header *h = hdr_of(l);
+
+	if (__atomic_exchange_n(&h->pop_state, RLOG_POP_STOPPED, __ATOMIC_SEQ_CST) ==
+	    RLOG_POP_SLEEPING)
+		pop_futex(h, FUTEX_WAKE, 1);
 }
 
 static int rec_valid(const struct rlog_rec *r, uint32_t len)

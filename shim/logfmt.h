@@ -43,8 +43,18 @@ struct rlog_file_header {
 	uint64_t full_at_ns;	/* monotonic time the log first ran out of room */
 	char boot_id[40];
 	uint64_t dropped;	/* atomic: records dropped because the log was full */
+	/* The supervisor's populating ahead (log.h); readers ignore both. */
+	uint64_t pop_wake_seg;	/* a claim of this segment or later wakes it */
+	uint32_t pop_state;	/* futex: enum rlog_pop_state */
+	uint32_t pad2;
 };
 #define RLOG_F_FULL	0x1	/* a writer found no free segment: records were dropped */
+
+enum rlog_pop_state {
+	RLOG_POP_IDLE = 0,	/* no populator, or it is populating: claims never wake it */
+	RLOG_POP_SLEEPING,	/* the first claim at or past pop_wake_seg wakes it */
+	RLOG_POP_STOPPED,	/* the end of the run: it has gone */
+};
 
 struct rlog_seg_header {
 	uint32_t magic;		/* RLOG_SEG_MAGIC, release-stored last */

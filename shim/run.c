@@ -500,6 +500,45 @@ static void start_write_tracking(struct run *r)
 			 "without a write are seen at the next full reconciliation");
 }
 
+/*
+ * Log pages populated ahead of the claims (log.h): a fork child's first
+ * record then finds its page in the page cache, dirty.  The first page of
+ * 64 segments ahead (256 KiB), woken every 32 claims: forkstorm -n 2000
+ * costs this thread ~14 ms (~6.5 us a segment, a wake ~35 us), 16/8 21 ms;
+ * whole segments 72 ms, for the parent's few pages past the first.
+ */
+#define POP_AHEAD	64
+#define POP_LOW		32
+#define POP_PAGES	1
+
+static void *populate_thread(void *arg)
+{
+	struct run *r = arg;
+	int err = rlog_populate(r->log, POP_AHEAD, POP_LOW, POP_PAGES);
+
+	if (err)
+		run_note(r, RLOG_NOTE_INFO, "log pages not populated ahead (%s): "
+			 "writers fault them in", strerror(-err));
+	return NULL;
+}
+
+static void start_log_populate(struct run *r)
+{
+	int err;
+
+	if (!r->traced)
+		return;
+	err = pthread_create(&r->populator, NULL, populate_thread, r);
+	if (err) {
+		run_note(r, RLOG_NOTE_INFO, "no log populating thread (%s): writers "
+			 "fault the log's pages in", strerror(err));
+		return;
+	}
+	/* Its CPU is a cost of the run: let top -H and perf name it. */
+	pthread_setname_np(r->populator, "rmapshim-logpop");
+	r->populating = 1;
+}
+
 /* Wait for the whole tree, reaping dead mms and passing signals meanwhile. */
 static void supervise(struct run *r, const sigset_t *set)
 {
@@ -551,8 +590,14 @@ static void start_line(const struct run *r)
 /* Every writer is gone: give back what the run reserved but did not use. */
 static void release(struct run *r)
 {
-	int err = r->log ? rlog_trim_at(r->log, r->dirfd, RMAPSHIM_LOG_NAME) : 0;
+	int err;
 
+	/* Before the trim unmaps what it populates through. */
+	if (r->populating) {
+		rlog_populate_stop(r->log);
+		pthread_join(r->populator, NULL);
+	}
+	err = r->log ? rlog_trim_at(r->log, r->dirfd, RMAPSHIM_LOG_NAME) : 0;
 	if (err)
 		fprintf(stderr, PROG ": cannot trim %s/%s: %s\n", r->dir,
 			RMAPSHIM_LOG_NAME, strerror(-err));
@@ -600,6 +645,7 @@ int main(int argc, char **argv)
 	run_start_sample(&r);
 	start_write_tracking(&r);
 	prepare_cmd(&r);
+	start_log_populate(&r);
 	start_line(&r);
 	/* Orphans of the tree come to us, so their exits are seen too. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);

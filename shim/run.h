@@ -53,6 +53,8 @@ struct run {
 	pthread_t sampler;		/* --sample-ms (runsample.c) */
 	int sampling;			/* it runs: the workload does not sample itself */
 	struct rmap_file_id mmsem_id;	/* kept out of the shadow by the sampler */
+	pthread_t populator;		/* log pages ahead of the claims (run.c) */
+	int populating;			/* it was started */
 };
 
 /* run.c */

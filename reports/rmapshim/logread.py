@@ -24,7 +24,8 @@ SEG_MAGIC = 0x31474553
 SEG_HDR_SIZE = 32
 REC_HDR_SIZE = 32
 
-# struct rlog_file_header
+# struct rlog_file_header, up to dropped; pop_wake_seg and pop_state (the
+# supervisor's populating ahead) say nothing about the records.
 FILE_HDR = struct.Struct("<8sIIIIQQQQIIQ40sQ")
 # struct rlog_seg_header
 SEG_HDR = struct.Struct("<IIIIQQ")

@@ -12,6 +12,15 @@
  *	committed records it is SIGKILLed.  Prints one line per writer:
  *	"writer PID NTHREADS NREC" (NREC -1 for the killed one).
  *
+ *   logstress populate PATH NPROC NTHREADS NREC
+ *	The same with a populator thread in the parent (the supervisor's,
+ *	rlog_populate) while the writers claim.  Once they are done it waits
+ *	(at most 10 s) for the populator to sleep past the last claim, which
+ *	a lost wake-up never does, then stops it and prints "populated NEXT
+ *	WAKE STATE RESIDENT BEYOND ERR": the first page of each segment from
+ *	NEXT up to the frontier resident (RESIDENT 1), the one past it not
+ *	(BEYOND 0), the state after the stop and rlog_populate's return.
+ *
  *   logstress full PATH NTHREADS NREC
  *	A 4-segment log: every thread appends NREC records, far more than
  *	fit.  The writer must stay alive; prints "kept N dropped D flags F
@@ -26,8 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct rlog *lg;
@@ -107,16 +118,75 @@ static void vfork_child(void)
 		die("vfork", errno);
 }
 
-static int stress(const char *path, int nproc, int nthreads)
+#define POP_AHEAD	8	/* small: many wake-ups in a short run */
+#define POP_LOW		4
+#define SEG_SIZE	16384u
+
+static void *populator(void *arg)
+{
+	(void)arg;
+	return (void *)(long)rlog_populate(lg, POP_AHEAD, POP_LOW, 1);
+}
+
+static int resident(uint64_t s)
+{
+	const struct rlog_file_header *h = rlog_header(lg);
+	unsigned char vec;
+
+	if (s >= h->nseg)
+		return 0;
+	if (mincore((uint8_t *)h + RLOG_HDR_SIZE + s * SEG_SIZE, 4096, &vec) < 0)
+		die("mincore", errno);
+	return vec & 1;
+}
+
+/* Asleep past every claim, or 10 s gone: a test's bounded poll. */
+static void populator_settled(void)
+{
+	const struct rlog_file_header *h = rlog_header(lg);
+	const struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 10000; i++) {
+		if (__atomic_load_n(&h->pop_state, __ATOMIC_SEQ_CST) == RLOG_POP_SLEEPING &&
+		    __atomic_load_n(&h->next_seg, __ATOMIC_SEQ_CST) <=
+		    __atomic_load_n(&h->pop_wake_seg, __ATOMIC_RELAXED))
+			return;
+		nanosleep(&ms, NULL);
+	}
+}
+
+static void populated(pthread_t t)
+{
+	const struct rlog_file_header *h = rlog_header(lg);
+	uint64_t next, wake, front;
+	int all = 1;
+	void *ret;
+
+	populator_settled();
+	next = h->next_seg;
+	wake = h->pop_wake_seg;
+	front = wake == UINT64_MAX ? h->nseg : wake + POP_LOW;
+	for (uint64_t s = next; s < front; s++)
+		all &= resident(s);
+	rlog_populate_stop(lg);
+	pthread_join(t, &ret);
+	printf("populated %" PRIu64 " %" PRIu64 " %u %d %d %ld\n", next, wake,
+	       h->pop_state, all, resident(front), (long)ret);
+}
+
+static int stress(const char *path, int nproc, int nthreads, int populate)
 {
 	pid_t pids[64] = { 0 };
 	int pfd[2], status, err;
+	pthread_t pop;
 	char c;
 
-	err = rlog_create(path, 16384, 4096, &lg);
+	err = rlog_create(path, SEG_SIZE, 4096, &lg);
 
 	if (err)
 		die(path, -err);
+	if (populate && (err = pthread_create(&pop, NULL, populator, NULL)))
+		die("pthread_create", err);
 	signal(SIGUSR1, on_usr1);
 	put(0);	/* the parent now owns a segment the children must not use */
 	vfork_child();
@@ -148,6 +218,8 @@ static int stress(const char *path, int nproc, int nthreads)
 			die("writer failed", EIO);
 		printf("writer %d %d %ld\n", (int)pids[p], nthreads, p ? nrec : -1L);
 	}
+	if (populate)
+		populated(pop);
 	printf("parent %d\n", (int)getpid());
 	return 0;
 }
@@ -176,11 +248,12 @@ int main(int argc, char **argv)
 	nrec = argc >= 5 ? atol(argv[argc - 1]) : 0;
 	if (nthreads < 1 || nthreads > 64 || nrec < 1)
 		argc = 0;
-	if (argc == 6 && !strcmp(argv[1], "stress") && nproc >= 1 && nproc <= 64)
-		return stress(argv[2], nproc, nthreads);
+	if (argc == 6 && (!strcmp(argv[1], "stress") || !strcmp(argv[1], "populate")) &&
+	    nproc >= 1 && nproc <= 64)
+		return stress(argv[2], nproc, nthreads, !strcmp(argv[1], "populate"));
 	if (argc == 5 && !strcmp(argv[1], "full"))
 		return full(argv[2], nthreads);
-	fprintf(stderr, "usage: logstress stress PATH NPROC NTHREADS NREC | "
+	fprintf(stderr, "usage: logstress stress|populate PATH NPROC NTHREADS NREC | "
 		"full PATH NTHREADS NREC\n");
 	return 2;
 }

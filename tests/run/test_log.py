@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Log-writer tests: crash safety under fork, threads, signals and SIGKILL,
-and the log-full path.  Usage: test_log.py stress|full LOGSTRESS_BINARY"""
+"""Log-writer tests: crash safety under fork, threads, signals and SIGKILL
+(populate: with the supervisor's populator running while they claim), and
+the log-full path.  Usage: test_log.py stress|populate|full LOGSTRESS_BINARY"""
 import collections
 import os
 import subprocess
@@ -32,11 +33,11 @@ def numbered(log):
     return seen
 
 
-def stress(binary):
+def stress(binary, mode="stress"):
     nproc, nthreads, nrec = 3, 4, 5000
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "events.rlog")
-        out = subprocess.run([binary, "stress", path, str(nproc), str(nthreads), str(nrec)],
+        out = subprocess.run([binary, mode, path, str(nproc), str(nthreads), str(nrec)],
                              capture_output=True, text=True, timeout=60)
         if out.returncode:
             fail(f"logstress exited {out.returncode}: {out.stderr}")
@@ -72,6 +73,26 @@ def stress(binary):
           f"writers={len(writers)} signal_records={signals}")
     if signals < (nproc - 1) * nthreads:
         fail(f"only {signals} records from signal handlers")
+    if mode == "populate":
+        populated(out.stdout, log)
+
+
+def populated(stdout, log):
+    """The populator kept up and stopped: see logstress.c."""
+    line = [ln for ln in stdout.splitlines() if ln.startswith("populated ")]
+    if len(line) != 1:
+        fail(f"no 'populated' line: {stdout!r}")
+    nxt, wake, state, resident, beyond, err = (int(x) for x in line[0].split()[1:])
+    print(f"populator: next_seg={nxt} wake_seg={wake} state={state} err={err}")
+    if err:
+        fail(f"rlog_populate returned {err}")
+    if nxt > wake or nxt != log.next_seg:
+        fail(f"populator asleep behind the claims (next_seg {nxt}, wake at {wake}): "
+             "a lost wake-up")
+    if state != 2:
+        fail(f"pop_state {state} after the stop, not RLOG_POP_STOPPED")
+    if not resident or beyond:
+        fail(f"first pages resident up to the frontier {resident}, past it {beyond}")
 
 
 def full(binary):
@@ -97,4 +118,5 @@ def full(binary):
 
 
 if __name__ == "__main__":
-    {"stress": stress, "full": full}[sys.argv[1]](sys.argv[2])
+    {"stress": stress, "full": full,
+     "populate": lambda b: stress(b, "populate")}[sys.argv[1]](sys.argv[2])
