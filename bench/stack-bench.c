@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	load_us = now_ns();
-	b.unw = unwinder_load(&why, NULL);
+	b.unw = unwinder_load(&why, NULL, NULL);
 	load_us = (now_ns() - load_us) / 1e3;
 	if (why) {
 		fprintf(stderr, "%s: %s\n", argv[0], why);

@@ -168,6 +168,7 @@ static int adopt_unannounced(void)
 	shim_log_proc(RLOG_PROC_START, shim.pid, shim.ppid, mm, parent,
 		      RLOG_HOW_FORK, shim.exe);
 	shim_mmsem_lock(mm);
+	(void)shim_own_publish(mm, shim.pid);	/* our parent's own memory is ours */
 	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK, 0);
 	shim_mmsem_unlock(mm);
 	return 1;
@@ -333,6 +334,13 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 		shim_op_end(&o);
 		if (err)
 			cmm = dup_failed(child, err);
+		/*
+		 * The child has our mappings, the shim's own memory with them:
+		 * its list is published before anyone reconciles it (it waits
+		 * for our slot; on its behalf, nobody does without a list).
+		 */
+		if (cmm)
+			(void)shim_own_publish(cmm, child);
 		shim_mmsem_handoff(shim.mm, child, cmm);
 		shim_log_fork(shim.pid, child, cmm, kind, o.counts[RMAP_EV_DUP],
 			      o.rmap_ns, fork_ns, o.stack);
@@ -378,6 +386,8 @@ void shim_exit(int status, uint32_t how)
 	if (shim.cfg.verify != SHIM_VERIFY_OFF)
 		shim_oracle_implicit("exit", 1);
 	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, shim_stack());
+	/* The index goes to another mm next: our list must not come with it. */
+	(void)shim_mmsem_publish(shim.mm, shim.pid, NULL);
 	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, shim.mm, RMAP_CAUSE_EXIT));
 	shim_op_end(&o);
 	e = rlog_reserve(shim.log, RLOG_EXIT, sizeof(*e));

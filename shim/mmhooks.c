@@ -52,6 +52,18 @@ static uint64_t page_end(const void *addr, size_t len)
 	return ((uintptr_t)addr + len + PAGE_MASK_) & ~PAGE_MASK_;
 }
 
+/*
+ * [addr, addr + len) is unmapped, or mapped anew: whatever of the shim's
+ * own memory was there is not any more (libunwind's trace cache, which
+ * its thread-exit destructor munmaps through us), and the workload's
+ * mapping there must be shadowed.
+ */
+static void own_gone(const struct mmcall *c, const void *addr, size_t len)
+{
+	if (c->held)
+		shim_own_forget((uintptr_t)addr, page_end(addr, len));
+}
+
 /* A fresh mapping has no ptes yet unless it replaced one or was populated. */
 static unsigned mmap_recon(int flags)
 {
@@ -75,6 +87,8 @@ static void *do_mmap(__typeof__(&mmap) real, void *addr, size_t len, int prot,
 	mm_begin(&c, RLOG_OP_MMAP, RMAP_CAUSE_NONE);
 	c.vm_flags = vm_flags_of(prot, flags);
 	r = real(addr, len, prot, flags, fd, off);
+	if (r != MAP_FAILED)
+		own_gone(&c, r, len);
 	mm_end(&c, r != MAP_FAILED, (uintptr_t)r, page_end(r, len),
 	       mmap_recon(flags), (intptr_t)r);
 	return r;
@@ -97,6 +111,8 @@ SHIM_API int munmap(void *addr, size_t len)
 
 	mm_begin(&c, RLOG_OP_MUNMAP, RMAP_CAUSE_MUNMAP);
 	r = REAL(munmap)(addr, len);
+	if (r == 0)
+		own_gone(&c, addr, len);
 	mm_end(&c, r == 0, (uintptr_t)addr, page_end(addr, len), 0, r);
 	return r;
 }
@@ -115,6 +131,8 @@ SHIM_API void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	r = REAL(mremap)(old, old_len, new_len, flags, want);
 	/* ptes move with the vma: /proc would show an unmap and a new map. */
 	if (c.held && r != MAP_FAILED) {
+		own_gone(&c, old, old_len);
+		own_gone(&c, r, new_len);
 		(void)SHIM_RMAP(&c.o, rmap_mremap(shim.arena, shim.mm, (uintptr_t)old,
 						  old_len, (uintptr_t)r, new_len));
 		(void)shim_reconcile(&c.o, 0, shim.mm, (uintptr_t)old,

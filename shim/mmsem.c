@@ -6,13 +6,15 @@
  * process shim.mm_lock gives that; but an explicit checkpoint reconciles
  * other processes' mms on their behalf, so every mm also has a robust,
  * process-shared mutex in "$RMAPSHIM_OUT/mmsem", one slot per mm index
- * (modulo MMSEM_SLOTS: two mms sharing a slot only serialize).  Robust,
+ * (modulo MMSEM_SLOTS, rmapcore's default max_mms: an arena with more mms
+ * would have two share a slot, which only serializes them).  Robust,
  * because a SIGKILLed holder must not wedge the tree: the next locker gets
  * EOWNERDEAD and carries on.  The file is created by the first process that
  * needs it, initialized under a private name and link()ed into place, so no
- * process ever maps a half-initialized table.  A page after the slots is
- * wtrack.c's mailbox to the supervisor (the same file reaches every process
- * of the tree and rmapshim-run alike).  In the preload it is only
+ * process ever maps a half-initialized table.  The slot also holds the
+ * ranges the mm's owner keeps out of its shadow (shim_mmsem_publish).  A
+ * page after the slots is wtrack.c's mailbox to the supervisor (the same
+ * file reaches every process of the tree and rmapshim-run alike).  In the preload it is only
  * set up from the constructor (shim_busy set), so its mmap is not traced.
  */
 #include <errno.h>
@@ -29,17 +31,23 @@
 #include "mmsem.h"
 #include "shimenv.h"
 
-#define MMSEM_SLOTS	4096
+#define MMSEM_SLOTS	8192
 #define TRY_SPINS	2000	/* on-behalf trylock attempts before giving up */
 
+/*
+ * 256 bytes, so no slot straddles a page: a process touches only the page
+ * of its own slot (and its parent's), the list included.
+ */
 struct mmsem_slot {
 	pthread_mutex_t m;
 	/* The fork child whose mm the holder copied last (shim_mmsem_handoff). */
 	int32_t child_pid;
 	rmap_mm_t child_mm;
 	uint32_t touch;		/* written before locking (shim_mmsem_lock) */
-	char pad[64 - (sizeof(pthread_mutex_t) + 12) % 64];
-};
+	int32_t own_pid;	/* whose list own is; 0: none published */
+	struct shim_own own;
+} __attribute__((aligned(256)));
+_Static_assert(sizeof(struct mmsem_slot) == 256, "a slot straddles pages");
 
 #define MMSEM_BYTES	(MMSEM_SLOTS * sizeof(struct mmsem_slot) + SHIM_MMSEM_EXTRA)
 
@@ -181,6 +189,37 @@ rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child)
 	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
 
 	return s && s->child_pid == child ? s->child_mm : 0;
+}
+
+/*
+ * The owner updates its list under its slot, where readers are too; a fork
+ * parent writes its child's before the child runs, when an on-behalf
+ * reader may already hold the child's slot: own_pid goes last.
+ */
+int shim_mmsem_publish(rmap_mm_t mm, pid_t pid, const struct shim_own *own)
+{
+	struct mmsem_slot *s = slots && mm && mm < MMSEM_SLOTS ? &slots[mm] : NULL;
+
+	if (!s)
+		return -ENOSPC;
+	__atomic_store_n(&s->own_pid, 0, __ATOMIC_RELEASE);
+	if (!own)
+		return 0;
+	s->own = *own;
+	__atomic_store_n(&s->own_pid, pid, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int shim_mmsem_published(rmap_mm_t mm, pid_t pid, struct shim_own *own)
+{
+	struct mmsem_slot *s = slots && mm && mm < MMSEM_SLOTS ? &slots[mm] : NULL;
+
+	if (!s || __atomic_load_n(&s->own_pid, __ATOMIC_ACQUIRE) != pid)
+		return -ENOENT;
+	*own = s->own;
+	if (own->n > SHIM_OWN_RANGES)
+		return -ENOENT;		/* not ours to trust */
+	return 0;
 }
 
 void *shim_mmsem_extra(void)

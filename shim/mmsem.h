@@ -9,6 +9,7 @@
 #ifndef RMAPSHIM_MMSEM_H
 #define RMAPSHIM_MMSEM_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "rmapcore.h"
@@ -22,6 +23,33 @@ void shim_mmsem_unlock(rmap_mm_t mm);
 void shim_mmsem_handoff(rmap_mm_t mm, pid_t child_pid, rmap_mm_t child_mm);
 /* Under @mm's slot: the mm handed to @child_pid, or 0. */
 rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child_pid);
+
+/*
+ * The shim's own anonymous memory in a process (reconcile.c's scratch,
+ * libunwind's trace caches, an explicit checkpoint's key buffer), kept out
+ * of its shadow mm.  Published in the mm's slot so that whoever reconciles
+ * the process on its behalf (a checkpoint elsewhere in the tree, the
+ * supervisor's sampler) leaves out the same ranges: otherwise a page the
+ * process shares with a fork child would be in one shadow mm and not in
+ * the other, a mismatch for the oracle.  PR_SET_VMA_ANON_NAME would say
+ * it in /proc/<pid>/maps, but the kernels we run on refuse it (EINVAL).
+ */
+#define SHIM_OWN_RANGES	10
+
+struct shim_own {
+	uint32_t n;
+	struct { uint64_t start, end; } r[SHIM_OWN_RANGES];	/* sorted, disjoint */
+};
+
+/*
+ * @own as @pid's list for @mm (NULL: none, at exit, exec and reap).  The
+ * caller holds @mm's slot, or creates @mm (a fork parent, before the
+ * child runs).  -ENOSPC if @mm has no slot of its own (an arena with
+ * more mms than MMSEM_SLOTS).
+ */
+int shim_mmsem_publish(rmap_mm_t mm, pid_t pid, const struct shim_own *own);
+/* Under @mm's slot: @pid's published list into *@own; -ENOENT if none. */
+int shim_mmsem_published(rmap_mm_t mm, pid_t pid, struct shim_own *own);
 
 /* The page of the file after the slots (zeroed at creation): wtrack.c's. */
 #define SHIM_MMSEM_EXTRA	4096

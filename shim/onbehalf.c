@@ -10,6 +10,8 @@
  * slot, like any mm-level operation, and logged like the owner's own
  * whole-mm reconciliation: one RLOG_MAP_EVENT plus transitions, with the
  * owner's pid, written by the thread acting for it (the record's tid).
+ * The ranges of the shim's own memory the owner keeps out of its shadow
+ * are read from its mmsem slot (shim_reconcile), so both leave out the same.
  */
 #include <errno.h>
 #include <signal.h>

@@ -403,6 +403,8 @@ void shim_oracle(const char *label, int explicit_cp)
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (ks.k == MAP_FAILED)
 			return;
+		/* Ours, not the workload's: the re-reconciliations leave it out. */
+		shim_own_add((uintptr_t)ks.k, (uintptr_t)ks.k + bytes);
 	}
 	/*
 	 * The checkpoint itself writes our stack and .bss, which a fork may
@@ -432,7 +434,9 @@ void shim_oracle(const char *label, int explicit_cp)
 		if (!t.mismatched)
 			break;
 	}
-	if (bytes)
+	if (bytes) {
 		REAL(munmap)(ks.k, bytes);
+		shim_own_forget((uintptr_t)ks.k, (uintptr_t)ks.k + bytes);
+	}
 	log_oracle(&t, label, explicit_cp);
 }

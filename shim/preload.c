@@ -251,6 +251,8 @@ static void exec_teardown(rmap_mm_t old)
 
 	shim_op_begin(&o, 0, RMAP_CAUSE_EXEC, 0);
 	o.mm = old;
+	/* The old image's own memory is gone with it; so is its list. */
+	(void)shim_mmsem_publish(old, shim.pid, NULL);
 	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, old, RMAP_CAUSE_EXEC));
 	shim_op_end(&o);
 	e = rlog_reserve(shim.log, RLOG_EXIT, sizeof(*e));
@@ -301,6 +303,8 @@ static int adopt_image(void)
 			      shim.exe);
 	shim_modules_refresh(1);
 	shim_mmsem_lock(shim.mm);
+	/* Before the first reconciliation: the trace cache our stacks_init made. */
+	(void)shim_own_publish(shim.mm, shim.pid);
 	shim_op_begin(&o, RLOG_OP_RECONCILE, old ? RMAP_CAUSE_EXEC : RMAP_CAUSE_NONE, 0);
 	(void)shim_reconcile(&o, 0, shim.mm, SHIM_ALL_LO, SHIM_ALL_HI, SHIM_RECON_PAGES);
 	shim_op_end_map(&o, 0, 0, 0, 0);

@@ -14,8 +14,9 @@
  *   present frame, no shadow pte     -> rmap_fault (do_anonymous_page...)
  *   other frame than the shadow's    -> rmap_fault (the core does the COW)
  *   shadow pte, nothing present      -> rmap_zap_page
- * The shim's own files (arena, log) and the kernel's special mappings are
- * never part of the shadow.  Buffers are per process: callers hold mm_lock.
+ * The shim's own files (arena, log, mmsem), its own anonymous memory
+ * (shim_own_add) and the kernel's special mappings are never part of the
+ * shadow.  Buffers are per process: callers hold mm_lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -81,9 +82,11 @@ struct spte {
  * fork write-protects every page of those, and the parent then took a
  * copy-on-write fault on each page it wrote next - nine stack and seven
  * .bss faults per fork at 0 MiB, as many as the rest of forkstorm's, and
- * as many COW breaks for the shadow to replay.  The shadow is told
- * (add_kvma), so its dup_mmap also leaves the child's copy empty; it is
- * not write-tracked.  Other files' buffers come from extra[]
+ * as many COW breaks for the shadow to replay.  Not in the shadow at all
+ * (shim_own_add): it is ours, not the workload's, and every pre-fork
+ * reconciliation read its 438 pagemap entries and walked its shadow ptes.
+ * MADV_WIPEONFORK also keeps it a vma of its own (no merge with the
+ * workload's neighbours).  Other files' buffers come from extra[]
  * (shim_scratch_alloc).
  */
 #define SCRATCH_EXTRA	(64 << 10)
@@ -100,12 +103,11 @@ struct scratch {
 	 * other reconciliation has reused kv[] (or the pre-fork one failed),
 	 * and in a fork child. */
 	int nk_prepared;
+	struct shim_own theirs;			/* another process's own memory */
 	uint64_t extra[SCRATCH_EXTRA / 8] __attribute__((aligned(64)));
 };
 
 static struct scratch *scr;
-static uint64_t scr_end;		/* page-aligned end of scr */
-static int scr_wipes;			/* the kernel took MADV_WIPEONFORK */
 static size_t extra_used;
 static uint64_t zero_pfn;		/* the shared zero page, once seen */
 static int overflow_said;
@@ -126,8 +128,8 @@ static int scratch_map(void)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == -1)
 		return -errno;
-	scr_wipes = syscall(SYS_madvise, p, len, MADV_WIPEONFORK) == 0;
-	scr_end = (uint64_t)p + len;
+	(void)syscall(SYS_madvise, p, len, MADV_WIPEONFORK);
+	shim_own_add((uint64_t)p, (uint64_t)p + len);
 	scr = (struct scratch *)p;
 	return 0;
 }
@@ -144,11 +146,6 @@ void *shim_scratch_alloc(size_t bytes)
 	return p;
 }
 
-static int is_scratch(uint64_t start, uint64_t end)
-{
-	return start >= (uintptr_t)scr && end <= scr_end;
-}
-
 struct recon {
 	struct shim_op *o;
 	rmap_mm_t mm;
@@ -161,7 +158,8 @@ struct recon {
 	uint64_t missed;		/* ptes it found that tracking did not flag */
 	int nk, ns;
 	int kpf_fd;
-	int own;			/* our own mm: the section's /proc fds, our scratch */
+	int own;			/* our own mm: the section's /proc fds */
+	const struct shim_own *hidden;	/* the shim's own memory in that mm */
 	struct spte *sp;		/* scr->sp */
 	int nsp;
 	uint64_t chunk;			/* the chunk's first address */
@@ -246,15 +244,73 @@ static int is_shim_file(const struct rmap_file_id *f)
 	return 0;
 }
 
-/* One kernel vma, kept for the diff unless it is one of the shim's files. */
-static void add_kvma(void *ctx, const struct shim_maps_vma *v)
+/*
+ * The shim's own anonymous memory in this process: the scratch above,
+ * libunwind's trace caches (stacks.c) and an explicit checkpoint's key
+ * buffer (oracle.c).  Like the shim's files it is not the workload's, so
+ * not in its shadow: every fork read the scratch's pagemap and walked its
+ * shadow ptes, and copied the trace caches' ptes.  A range is added only
+ * when it is mapped, before any reconciliation can have seen it, and only
+ * while the list has room: a page in the shadow of one process and not of
+ * another that shares it since a fork would be an oracle mismatch, so
+ * whatever was shadowed once stays shadowed.  A fork child has the same
+ * mappings (the scratch zero-filled), so the inherited list is right for
+ * it; in .data.shim_child, the page the parent writes after a fork anyway.
+ * The mm's mmsem slot holds a copy for those who reconcile this process on
+ * its behalf: updated under the slot, which they take too.
+ */
+static SHIM_CHILD_WRITES struct shim_own own_mem;
+
+/* Callers hold mm_lock, and the slot of shim.mm if there is one. */
+static void own_changed(void)
 {
-	struct recon *r = ctx;
+	if (shim.mm)
+		(void)shim_mmsem_publish(shim.mm, shim.pid, &own_mem);
+}
+
+void shim_own_forget(uint64_t lo, uint64_t hi)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < own_mem.n; i++)
+		if (own_mem.r[i].end <= lo || own_mem.r[i].start >= hi)
+			own_mem.r[n++] = own_mem.r[i];
+	if (n == own_mem.n)
+		return;
+	own_mem.n = n;
+	own_changed();
+}
+
+void shim_own_add(uint64_t start, uint64_t end)
+{
+	uint32_t i;
+
+	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	/* A mapping there now: whatever the list had there is gone. */
+	shim_own_forget(start, end);
+	i = own_mem.n;
+	if (i == SHIM_OWN_RANGES)
+		return;		/* shadowed, as any memory */
+	for (; i > 0 && own_mem.r[i - 1].start > start; i--)
+		own_mem.r[i] = own_mem.r[i - 1];
+	own_mem.r[i].start = start;
+	own_mem.r[i].end = end;
+	own_mem.n++;
+	own_changed();
+}
+
+int shim_own_publish(rmap_mm_t mm, pid_t pid)
+{
+	return shim_mmsem_publish(mm, pid, &own_mem);
+}
+
+/* [start, end) of @v as one kernel vma for the diff. */
+static void add_piece(struct recon *r, const struct shim_maps_vma *v, uint64_t start,
+		      uint64_t end)
+{
 	struct kvma *k;
 	uint32_t f = v->prot;
 
-	if (is_shim_file(&v->file))
-		return;
 	if (r->nk == MAX_VMAS) {
 		if (!overflow_said++)
 			shim_say("rmapshim: more than 16384 vmas; the rest are not shadowed");
@@ -266,16 +322,37 @@ static void add_kvma(void *ctx, const struct shim_maps_vma *v)
 		f |= RMAP_VM_MAYWRITE;
 	if (v->stack)
 		f |= RMAP_VM_GROWSDOWN;
-	/* Not in another process: it may use those addresses for anything. */
-	if (r->own && scr_wipes && is_scratch(v->start, v->end))
-		f |= RMAP_VM_WIPEONFORK;
 	k = &scr->kv[r->nk++];
 	k->file = v->file;
-	k->start = v->start;
-	k->end = v->end;
-	k->pgoff = v->file.ino ? v->offset >> PAGE_SHIFT : v->start >> PAGE_SHIFT;
+	k->start = start;
+	k->end = end;
+	k->pgoff = (v->file.ino ? v->offset + (start - v->start) : start) >> PAGE_SHIFT;
 	k->flags = f;
 	k->tracked = 0;
+}
+
+/*
+ * One kernel vma, kept for the diff less the shim's files and own memory
+ * (sorted ranges; a neighbour the kernel merged with one keeps the rest).
+ */
+static void add_kvma(void *ctx, const struct shim_maps_vma *v)
+{
+	struct recon *r = ctx;
+	const struct shim_own *h = r->hidden;
+	uint64_t at = v->start;
+
+	if (is_shim_file(&v->file))
+		return;
+	for (uint32_t i = 0; i < h->n && at < v->end; i++) {
+		if (h->r[i].end <= at || h->r[i].start >= v->end)
+			continue;
+		if (h->r[i].start > at)
+			add_piece(r, v, at, h->r[i].start);
+		if (h->r[i].end > at)
+			at = h->r[i].end;
+	}
+	if (at < v->end)
+		add_piece(r, v, at, v->end);
 }
 
 static void collect_vma(void *ctx, const struct rmap_vma_info *v)
@@ -337,8 +414,7 @@ static void diff_piece(struct recon *r, uint64_t p, uint64_t q,
 		return;
 	if (s && same_file(&k->file, &s->file) &&
 	    (!k->file.ino || s->pgoff + ((p - s->start) >> PAGE_SHIFT) == file_pgoff(k, p))) {
-		/* WIPEONFORK is only ever in k->flags for our scratch. */
-		uint32_t set = k->flags & (CMP_FLAGS | RMAP_VM_WIPEONFORK) & ~s->flags;
+		uint32_t set = k->flags & CMP_FLAGS & ~s->flags;
 		uint32_t clear = s->flags & CMP_FLAGS & ~k->flags;
 
 		if (set || clear)
@@ -676,7 +752,6 @@ static int trackable(const struct kvma *k)
 	uint64_t len = k->end - k->start;
 
 	return !k->file.ino && len >= TRACK_MIN_PAGES * PAGE_SIZE && len <= TRACK_MAX_BYTES &&
-	       !is_scratch(k->start, k->end) &&
 	       (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE;
 }
 
@@ -799,7 +874,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags)
 {
 	struct recon r = { .o = o, .mm = mm, .lo = lo & ~(PAGE_SIZE - 1),
-			   .hi = hi, .kpf_fd = -1, .own = !pid,
+			   .hi = hi, .kpf_fd = -1, .own = !pid, .hidden = &own_mem,
 			   .pr = { .mask = SHIM_PAGE_IS_PRESENT },
 			   .wr = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
 				   .mask = SHIM_PAGE_IS_WRITTEN },
@@ -811,6 +886,16 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		return -EINVAL;
 	if ((err = scratch_map()))
 		return err;
+	/*
+	 * Another process's own memory as it published it, under its slot.
+	 * Not published yet (a fork child its parent is still copying, a new
+	 * image before its first reconciliation): the same as a busy slot.
+	 */
+	if (pid) {
+		if (shim_mmsem_published(mm, pid, &scr->theirs))
+			return -EAGAIN;
+		r.hidden = &scr->theirs;
+	}
 	r.sp = scr->sp;
 	r.pr.r = scr->pr;
 	r.wr.r = scr->wr;

@@ -256,6 +256,9 @@ static void reap_mm(struct run *r, rmap_mm_t mm, int32_t pid)
 	 * slot gone to another process's mm.  Under the slot, the pid decides.
 	 */
 	err = rmap_mm_pid(r->arena, mm) == pid ? rmap_exit_mmap(r->arena, mm, RMAP_CAUSE_EXIT) : -ESTALE;
+	/* Its list of the shim's own memory must not pass to the index's next mm. */
+	if (err != -ESTALE)
+		(void)shim_mmsem_publish(mm, pid, NULL);
 	shim_mmsem_unlock(mm);
 	if (err == -ESTALE) {
 		sink_end(&sink);

@@ -155,7 +155,8 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 /*
  * Whole-mm reconciliation of another process's @mm from /proc/<pid>, under
  * the mm's mmsem slot if it is free (onbehalf.c); logged as @op.  0, or
- * -ESRCH (gone), -EBUSY (slot held), -ESTALE (mm reused, pid exec'ing).
+ * -ESRCH (gone), -EBUSY (slot held), -ESTALE (mm reused, pid exec'ing),
+ * -EAGAIN (its own memory not published yet: a new mm).
  */
 int shim_reconcile_other(rmap_mm_t mm, pid_t pid, uint32_t op);
 /*
@@ -173,6 +174,17 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child);
  * mapping.  Caller holds mm_lock (reconcile.c).
  */
 void *shim_scratch_alloc(size_t bytes);
+/*
+ * The shim's own anonymous memory, kept out of the shadow (reconcile.c):
+ * add a range as soon as it is mapped, forget it when it is unmapped (or
+ * the address is mapped anew); callers hold mm_lock and the slot of
+ * shim.mm, whose published copy they update.  A full list (SHIM_OWN_RANGES)
+ * adds nothing: the range is shadowed like the workload's memory.
+ */
+void shim_own_add(uint64_t start, uint64_t end);
+void shim_own_forget(uint64_t lo, uint64_t hi);
+/* Publish this process's list as @pid's for @mm (a new mm: fork, exec). */
+int shim_own_publish(rmap_mm_t mm, pid_t pid);
 /* open(/proc/<pid>/<leaf>), pid 0 meaning self; O_RDONLY | O_CLOEXEC. */
 int shim_open_proc(pid_t pid, const char *leaf);
 /*

@@ -294,7 +294,7 @@ void shim_stacks_init(void)
 	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&shim_stacks_init);
 	if (!shim.cfg.stacks)
 		return;
-	unwind = unwinder_load(&why, shim_signals_blocked);
+	unwind = unwinder_load(&why, shim_signals_blocked, shim_own_add);
 	if (!why) {
 		rlog_note(shim.log, shim.pid, RLOG_NOTE_INFO,
 			  "stacks: libunwind unw_backtrace (private copy, no fd)");

@@ -30,7 +30,8 @@
  * created.
  *
  * Memory: its mmap is watched in the same GOT, so that the trace cache
- * each thread maps at its first unwind is mostly given back (trim_cache).
+ * each thread maps at its first unwind is mostly given back (trim_cache)
+ * and kept out of the shadow (the caller's unwinder_own_fn).
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -62,6 +63,7 @@ static int (*real_close)(int);
 static long (*real_syscall)(long, ...);
 static void *(*real_mmap)(void *, size_t, int, int, int, off_t);
 static unwinder_fn unw_backtrace_fn;
+static unwinder_own_fn own_fn;
 static int pipe_faked;
 
 /*
@@ -74,11 +76,12 @@ static int pipe_faked;
  * every fork and the shadow's, zapped by every exit).  A fork child's
  * insert there faults twice (zero page, then write) instead of one
  * copy-on-write; reading them back as the zero page would save that, but
- * every fork's reconciliation then reads their pagemap (present, not in
- * the shadow), and forkstorm was no faster.  The shadow never saw them:
- * libunwind's mmap passes the hooks untraced (shim_busy) and no
- * reconciliation runs before the trim, in the same capture (or the
- * constructor, before the shadow mm exists).
+ * every fork's reconciliation then read their pagemap (present, not in
+ * the shadow), and forkstorm was no faster.  The cache is libunwind's
+ * memory, not the workload's: own_fn hears of it in the same capture,
+ * before any reconciliation can have seen it (libunwind's mmap passes the
+ * hooks untraced, shim_busy; the first is mapped in the constructor,
+ * before the shadow mm exists), and keeps it out of the shadow.
  */
 #define TRACE_CACHE_BYTES	((size_t)16 << 14)
 static __thread uint64_t *fresh_cache;	/* made by this thread's last unwind */
@@ -122,6 +125,8 @@ static int backtrace_trimmed(void **ip, int n)
 
 	if (__builtin_expect(fresh_cache != NULL, 0)) {
 		trim_cache(fresh_cache);
+		if (own_fn)
+			own_fn((uintptr_t)fresh_cache, (uintptr_t)fresh_cache + TRACE_CACHE_BYTES);
 		fresh_cache = NULL;
 	}
 	return got;
@@ -388,11 +393,13 @@ refuse:
 	return NULL;
 }
 
-unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void))
+unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void),
+			   unwinder_own_fn own)
 {
 	unwinder_fn fn;
 
 	signals_blocked = all_signals_blocked;
+	own_fn = own;
 	fn = load(why);
 
 	return fn ? fn : glibc_backtrace();

@@ -3,7 +3,11 @@
 #ifndef RMAPSHIM_UNWINDER_H
 #define RMAPSHIM_UNWINDER_H
 
+#include <stdint.h>
+
 typedef int (*unwinder_fn)(void **ip, int n);
+/* Told of each trace cache libunwind maps, from the unwind that mapped it. */
+typedef void (*unwinder_own_fn)(uint64_t start, uint64_t end);
 
 /*
  * unwinder_load - dlopen libunwind.so.8 RTLD_LOCAL, move its memory
@@ -14,8 +18,11 @@ typedef int (*unwinder_fn)(void **ip, int n);
  * skipped.
  * Returns unw_backtrace with *@why NULL; or glibc's backtrace() (libc's
  * own, whatever "backtrace" binds to in the global scope) with *@why
- * saying why not libunwind (nothing of libunwind was then run).
+ * saying why not libunwind (nothing of libunwind was then run).  @own
+ * hears of every per-thread trace cache (libunwind's memory, not the
+ * workload's), the first one from within this call.
  */
-unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void));
+unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void),
+			   unwinder_own_fn own);
 
 #endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ownmem - where the shim's own anonymous memory is, for the test to check
+ * that the shadow never holds a page of it (test_shim.py case ownmem).
+ *
+ * ownmem FILE: writes one "START END WHAT" line (hex) per range to FILE
+ * (stdout must be the same traced and native), from /proc/self/smaps:
+ * the reconciliation's scratch (the only vma with VmFlags "wf", i.e.
+ * MADV_WIPEONFORK) and libunwind's trace cache of the main thread (an
+ * anonymous 256 KiB vma; this program maps none of that size).  Then a
+ * fork child writes pages, makes an intercepted call (its scratch then
+ * holds pages) and blocks; the parent waits long enough for --sample-ms
+ * to sample the child, takes an explicit checkpoint (which reconciles the
+ * child on its behalf), lets the child go and checkpoints again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rmapshim.h"
+
+#define CACHE_BYTES	(256ul << 10)
+
+static void print_own(const char *path)
+{
+	FILE *f = fopen("/proc/self/smaps", "r"), *out = fopen(path, "w");
+	unsigned long lo = 0, hi = 0, ino = 1;
+	char line[512], name[256];
+
+	if (!f || !out)
+		exit(2);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		char perms[8];
+
+		name[0] = 0;
+		/* Into a, b: "FilePmdMapped:" starts with a hex digit too. */
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &a, &b, perms, &ino,
+			   name) >= 4) {
+			lo = a;
+			hi = b;
+			if (!ino && !name[0] && hi - lo == CACHE_BYTES && !strcmp(perms, "rw-p"))
+				fprintf(out, "%lx %lx cache\n", lo, hi);
+			continue;
+		}
+		if (!strncmp(line, "VmFlags:", 8) && strstr(line, " wf"))
+			fprintf(out, "%lx %lx scratch\n", lo, hi);
+	}
+	fclose(f);
+	fclose(out);
+}
+
+int main(int argc, char **argv)
+{
+	const struct timespec wait = { 0, 300 * 1000000 };
+	int go[2];
+	pid_t pid;
+	char c;
+
+	if (argc != 2)
+		return 2;
+	rmapshim_checkpoint("start");	/* maps the scratch, if nothing did yet */
+	print_own(argv[1]);
+	if (pipe(go))
+		return 2;
+	pid = fork();
+	if (pid == 0) {
+		size_t len = 64 * 4096;
+		char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			_exit(2);
+		memset(p, 1, len);
+		munmap(p, 4096);	/* one more reconciliation, with pages */
+		close(go[1]);
+		while (read(go[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(go[0]);
+	nanosleep(&wait, NULL);
+	rmapshim_checkpoint("child-blocked");
+	close(go[1]);
+	waitpid(pid, NULL, 0);
+	rmapshim_checkpoint("end");
+	printf("done\n");
+	return 0;
+}
