@@ -285,16 +285,59 @@ static int self_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 	return 0;
 }
 
+/*
+ * The objects unwinder_load brings in (libunwind, its liblzma) are ours as
+ * librmapshim itself is: their pages stay out of the shadow too (every
+ * fork read ~115 pagemap entries of the three, and copied and zapped their
+ * data).  They are the load ranges that were not there before it.
+ */
+#define MAX_OBJECTS	256
+struct loaded {
+	uint64_t base[MAX_OBJECTS];
+	int n;
+};
+
+static int note_loaded(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	struct loaded *l = arg;
+
+	(void)sz;
+	if (l->n < MAX_OBJECTS)
+		l->base[l->n] = info->dlpi_addr;
+	l->n++;
+	return 0;
+}
+
+static int own_new(struct dl_phdr_info *info, size_t sz, void *arg)
+{
+	const struct loaded *before = arg;
+	uint64_t lo, hi;
+
+	(void)sz;
+	for (int i = 0; i < before->n; i++)
+		if (before->base[i] == info->dlpi_addr)
+			return 0;
+	load_range(info, &lo, &hi);
+	if (lo < hi)
+		shim_own_add(lo & ~(PAGE_SIZE - 1), hi);
+	return 0;
+}
+
 void shim_stacks_init(void)
 {
 	char msg[160] = "stacks: glibc backtrace(), not libunwind: ";
+	struct loaded before = { .n = 0 };
 	const char *why;
 	void *ip[4];
 
 	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&shim_stacks_init);
+	shim_own_add(self_lo & ~(PAGE_SIZE - 1), self_hi);
 	if (!shim.cfg.stacks)
 		return;
+	dl_iterate_phdr(note_loaded, &before);
 	unwind = unwinder_load(&why, shim_signals_blocked, shim_own_add);
+	if (!why && before.n <= MAX_OBJECTS)
+		dl_iterate_phdr(own_new, &before);
 	if (!why) {
 		rlog_note(shim.log, shim.pid, RLOG_NOTE_INFO,
 			  "stacks: libunwind unw_backtrace (private copy, no fd)");

@@ -7,7 +7,9 @@
  * (stdout must be the same traced and native), from /proc/self/smaps:
  * the reconciliation's scratch (the only vma with VmFlags "wf", i.e.
  * MADV_WIPEONFORK) and libunwind's trace cache of the main thread (an
- * anonymous 256 KiB vma; this program maps none of that size).  Then a
+ * anonymous 256 KiB vma; this program maps none of that size) and the
+ * segments of the libraries the shim brings (librmapshim.so, libunwind,
+ * liblzma: "lib"; this program uses none of them itself).  Then a
  * fork child writes pages, makes an intercepted call (its scratch then
  * holds pages) and blocks; the parent waits long enough for --sample-ms
  * to sample the child, takes an explicit checkpoint (which reconciles the
@@ -45,6 +47,9 @@ static void print_own(const char *path)
 			hi = b;
 			if (!ino && !name[0] && hi - lo == CACHE_BYTES && !strcmp(perms, "rw-p"))
 				fprintf(out, "%lx %lx cache\n", lo, hi);
+			if (ino && (strstr(name, "/librmapshim.so") || strstr(name, "/libunwind.so.8") ||
+				    strstr(name, "/liblzma.so.5")))
+				fprintf(out, "%lx %lx lib\n", lo, hi);
 			continue;
 		}
 		if (!strncmp(line, "VmFlags:", 8) && strstr(line, " wf"))
