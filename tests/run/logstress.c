@@ -185,8 +185,6 @@ static int stress(const char *path, int nproc, int nthreads, int populate)
 
 	if (err)
 		die(path, -err);
-	if (populate && (err = pthread_create(&pop, NULL, populator, NULL)))
-		die("pthread_create", err);
 	signal(SIGUSR1, on_usr1);
 	put(0);	/* the parent now owns a segment the children must not use */
 	vfork_child();
@@ -206,6 +204,13 @@ static int stress(const char *path, int nproc, int nthreads, int populate)
 			_exit(0);
 		}
 	}
+	/*
+	 * The populator starts once the writers are forked: a thread that is
+	 * still starting when another forks can leave the child a held
+	 * allocator lock (ASan's: the children's pthread_create hung).
+	 */
+	if (populate && (err = pthread_create(&pop, NULL, populator, NULL)))
+		die("pthread_create", err);
 	/* Writer 0 has committed 1000 records per thread at least once. */
 	for (int t = 0; t < nthreads; t++)
 		if (read(pfd[0], &c, 1) != 1)
