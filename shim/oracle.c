@@ -172,6 +172,7 @@ static void compare(struct tally *t, const uint64_t *k, size_t n)
 {
 	int fd_flags = shim_proc_fd(SHIM_PROC_KPAGEFLAGS);
 	int fd_count = shim_proc_fd(SHIM_PROC_KPAGECOUNT);
+	int err = errno;
 	static uint64_t *fl, *cnt;
 	static int said;
 
@@ -183,9 +184,14 @@ static void compare(struct tally *t, const uint64_t *k, size_t n)
 		if (!said++) {
 			char msg[160];
 
-			snprintf(msg, sizeof(msg), "oracle: cannot open /proc/kpageflags or "
-				 "/proc/kpagecount (%s): this process's pages are not compared",
-				 strerror(errno));
+			if (fd_flags < 0 || fd_count < 0)
+				snprintf(msg, sizeof(msg), "oracle: cannot open /proc/kpageflags "
+					 "or /proc/kpagecount (%s): this process's pages are not "
+					 "compared", strerror(err));
+			else
+				snprintf(msg, sizeof(msg), "oracle: no memory for its buffers "
+					 "(the shim's scratch mapping failed): this process's "
+					 "pages are not compared");
 			rlog_note(shim.log, shim.pid, RLOG_NOTE_WARN, msg);
 		}
 	}
