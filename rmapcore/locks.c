@@ -289,7 +289,8 @@ int dead_owner_since(uint64_t *start, uint32_t owner)
 
 /*
  * A holder that has been silent for a second may have been SIGKILLed
- * inside rmapcore: if its thread is gone, take the lock over (counted).
+ * inside rmapcore: if its thread is gone, take the lock over (counted in
+ * @a; a raw lock's taker has no arena at hand).
  */
 static int break_dead_owner(struct rmap_arena *a, const struct lockref *r, int32_t tid)
 {
@@ -301,7 +302,8 @@ static int break_dead_owner(struct rmap_arena *a, const struct lockref *r, int32
 	if (!r->bit && !__atomic_compare_exchange_n(r->word, &owner, (uint32_t)tid, 0,
 						    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return 0;
-	__atomic_fetch_add(&a->locks_broken, 1, __ATOMIC_RELAXED);
+	if (a)
+		__atomic_fetch_add(&a->locks_broken, 1, __ATOMIC_RELAXED);
 	return 1;
 }
 
@@ -448,29 +450,17 @@ void rl_unlock(struct rmap_arena *a, struct rlock *l, enum rmap_lock_class c)
 /*
  * A leaf lock's holder SIGKILLed inside (a pool's free list, the mapping
  * list: a few stores) must not wedge everyone after it, the supervisor's
- * final reap included: once the holder's thread is gone, take the lock
- * over, as lock_wait does (at worst an index leaks from a free list).
+ * final reap included: lock_wait takes the lock over once the holder's
+ * thread is gone (at worst an index leaks from a free list).
  */
 void rl_lock_raw(struct rlock *l)
 {
 	struct lockref r = WORD_REF(l);
 	int32_t tid = current_tid();
-	uint64_t start = 0;
-	unsigned spins = 0;
-	uint32_t prev, owner;
+	uint32_t prev;
 
-	while (!lock_try(&r, tid, &prev)) {
-		while (lock_busy(&r)) {
-			sched_yield();
-			if ((++spins & 1023) || !(owner = LOAD(&l->owner)) ||
-			    !dead_owner_since(&start, owner) ||
-			    !__atomic_compare_exchange_n(&l->owner, &owner, (uint32_t)tid, 0,
-							 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-				continue;
-			set_owner(&r, tid, &prev);
-			return;
-		}
-	}
+	if (!lock_try(&r, tid, &prev))
+		lock_wait(NULL, &r, tid, &prev);
 }
 
 void rl_unlock_raw(struct rlock *l)
