@@ -33,6 +33,9 @@ static __thread int t_sigs_blocked;
 
 #define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
 static __thread uint64_t t_fork_t0;
+/* exit()'s stack, taken at the call (shim_exit_called) for shim_exit. */
+static __thread uint32_t t_exit_stack;
+static __thread int t_exit_stack_taken;
 static __thread uint32_t t_fork_stack;	/* the fork's, taken before it */
 
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
@@ -141,6 +144,7 @@ void shim_fork_child(int dup_pending)
 	shim_busy = 0;
 	shim_oracle_budget_start(1);
 	t_fork_held = 0;
+	t_exit_stack_taken = 0;		/* an id of the parent's stack table */
 	t_locked_mm = 0;		/* the parent's thread owns that slot */
 	shim_fork_wrapped = 0;
 	shim_restore_signals();		/* blocked by the parent's prepare */
@@ -368,6 +372,15 @@ void shim_atfork_child(void)
 		shim_fork_child(shim_fork_wrapped);
 }
 
+void shim_exit_called(void)
+{
+	if (!shim_enter())
+		return;
+	t_exit_stack = shim_stack();
+	t_exit_stack_taken = 1;
+	shim_leave();
+}
+
 void shim_exit(int status, uint32_t how)
 {
 	struct shim_op o;
@@ -385,7 +398,8 @@ void shim_exit(int status, uint32_t how)
 		reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_EXIT, 0);
 	if (shim.cfg.verify != SHIM_VERIFY_OFF)
 		shim_oracle_implicit("exit", 1);
-	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, shim_stack());
+	shim_op_begin(&o, 0, RMAP_CAUSE_EXIT, t_exit_stack_taken ? t_exit_stack : shim_stack());
+	t_exit_stack_taken = 0;
 	/* The index goes to another mm next: our list must not come with it. */
 	(void)shim_mmsem_publish(shim.mm, shim.pid, NULL);
 	(void)SHIM_RMAP(&o, rmap_exit_mmap(shim.arena, shim.mm, RMAP_CAUSE_EXIT));

@@ -24,7 +24,7 @@
 	X(fork) X(_Fork) X(vfork) X(daemon) X(clone) \
 	X(posix_spawn) X(posix_spawnp) X(system) X(popen) \
 	X(execve) X(execvpe) X(fexecve) \
-	X(_exit) X(_Exit) X(pthread_create) \
+	X(exit) X(_exit) X(_Exit) X(pthread_create) \
 	X(mmap) X(mmap64) X(munmap) X(mremap) X(mprotect) X(madvise) \
 	X(brk) X(sbrk) X(shmat) X(shmdt) \
 	X(mlock) X(mlock2) X(munlock) X(mlockall) X(munlockall) \

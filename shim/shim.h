@@ -92,6 +92,7 @@ void shim_atfork_parent(void);
 void shim_atfork_child(void);
 
 void shim_exit(int status, uint32_t how);	/* enum rlog_exit_how */
+void shim_exit_called(void);		/* exit(): its stack, for shim_exit */
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
 		   rmap_mm_t parent_mm, uint32_t how, const char *exe);
 void shim_log_fork(pid_t parent, pid_t child, rmap_mm_t child_mm,
