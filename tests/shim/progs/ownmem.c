@@ -11,9 +11,10 @@
  * segments of the libraries the shim brings (librmapshim.so, libunwind,
  * liblzma: "lib"; this program uses none of them itself).  Then a
  * fork child writes pages, makes an intercepted call (its scratch then
- * holds pages) and blocks; the parent waits long enough for --sample-ms
- * to sample the child, takes an explicit checkpoint (which reconciles the
- * child on its behalf), lets the child go and checkpoints again.
+ * holds pages) and blocks; the parent waits (traced: reading the run's
+ * log, at most 10 s) until the --sample-ms thread has reconciled the child
+ * on its behalf, takes an explicit checkpoint (which does it again), lets
+ * the child go and checkpoints again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "rmapshim.h"
 
 #define CACHE_BYTES	(256ul << 10)
@@ -59,9 +61,45 @@ static void print_own(const char *path)
 	fclose(out);
 }
 
+struct on_behalf {
+	pid_t child;
+	int seen;
+};
+
+/* A map event of the child's written by another thread: the sampler's. */
+static void find_on_behalf(void *ctx, const struct rlog_rec *rec)
+{
+	struct on_behalf *ob = ctx;
+	const struct rlog_map_event *m = (const void *)(rec + 1);
+
+	if (rec->type == RLOG_MAP_EVENT && m->pid == ob->child &&
+	    rec->tid != (uint32_t)ob->child)
+		ob->seen = 1;
+}
+
+/* Traced: poll the run's log until the sampler has done it (10 s at most). */
+static void wait_for_sampler(pid_t child)
+{
+	const struct timespec tick = { 0, 2 * 1000000 };
+	const char *dir = getenv("RMAPSHIM_OUT");
+	struct on_behalf ob = { .child = child };
+	struct rlog_scan_stats st;
+	char path[4096];
+	struct rlog *l;
+
+	if (!dir || snprintf(path, sizeof(path), "%s/events.rlog", dir) >= (int)sizeof(path) ||
+	    rlog_attach(path, &l))
+		return;
+	for (int i = 0; i < 5000 && !ob.seen; i++) {
+		rlog_scan(l, find_on_behalf, &ob, &st);
+		if (!ob.seen)
+			nanosleep(&tick, NULL);
+	}
+	rlog_detach(l);
+}
+
 int main(int argc, char **argv)
 {
-	const struct timespec wait = { 0, 300 * 1000000 };
 	int go[2];
 	pid_t pid;
 	char c;
@@ -88,7 +126,7 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	close(go[0]);
-	nanosleep(&wait, NULL);
+	wait_for_sampler(pid);
 	rmapshim_checkpoint("child-blocked");
 	close(go[1]);
 	waitpid(pid, NULL, 0);
