@@ -331,7 +331,8 @@ void shim_stacks_init(void)
 	void *ip[4];
 
 	dl_iterate_phdr(self_cb, (void *)(uintptr_t)&shim_stacks_init);
-	shim_own_add(self_lo & ~(PAGE_SIZE - 1), self_hi);
+	if (self_lo < self_hi)
+		shim_own_add(self_lo & ~(PAGE_SIZE - 1), self_hi);
 	if (!shim.cfg.stacks)
 		return;
 	dl_iterate_phdr(note_loaded, &before);
