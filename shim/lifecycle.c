@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "real.h"
 #include "shim.h"
 #include "wtrack.h"
 
@@ -33,7 +34,7 @@ static __thread int t_sigs_blocked;
 
 #define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
 static __thread uint64_t t_fork_t0;
-/* exit()'s stack, taken at the call (shim_exit_called) for shim_exit. */
+/* exit()'s stack, taken at the call (shim_exit_note) for shim_exit. */
 static __thread uint32_t t_exit_stack;
 static __thread int t_exit_stack_taken;
 static __thread uint32_t t_fork_stack;	/* the fork's, taken before it */
@@ -291,6 +292,54 @@ void shim_leave(void)
 	shim_busy = 0;
 }
 
+static void exit_entered(int status, uint32_t how);
+
+/*
+ * exit(), _exit() and _Exit() through the PLT (trampolines.S, @kind 0, 1,
+ * 2): the stack is taken here, at the call, with the caller as its first
+ * frame.  exit()'s teardown stays in at_exit, after the program's own
+ * atexit handlers (which may still map or fork, traced); the others tear
+ * down now.  NULL only for a warm-up; else the real function.
+ */
+void *shim_exit_note(int status, int kind)
+{
+	uint32_t id;
+
+	if (!shim_stacks_warming() && !shim_enter())
+		goto real;
+	id = shim_stack();		/* the one call: see shim_exit_warm */
+	if (shim_stacks_warming())
+		return NULL;
+	t_exit_stack = id;
+	t_exit_stack_taken = 1;
+	if (kind)
+		exit_entered(status, RLOG_EXIT_UNDERSCORE);
+	else
+		shim_leave();
+real:
+	return kind == 0 ? (void *)REAL(exit) : kind == 1 ? (void *)REAL(_exit)
+							   : (void *)REAL(_Exit);
+}
+
+/*
+ * libunwind's trace cache knows a frame by its return address; a fork
+ * child unwinding its exit() met three it had never seen (the trampoline's,
+ * shim_exit_note's, shim_stack's callee's) and the call site, each a
+ * DWARF lookup with copy-on-write faults on the cache and libunwind's
+ * pools.  Once per forking thread, before its first fork, the parent runs
+ * the same path up to the trampoline's own return: its children then miss
+ * only the program's call site.
+ */
+static void shim_exit_warm(void)
+{
+	static __thread int warm;
+
+	if (warm || !shim.cfg.stacks)
+		return;
+	warm = 1;
+	shim_stacks_warm(shim_exit_trampoline);
+}
+
 void shim_fork_prepare(void)
 {
 	t_fork_held = shim_enter();
@@ -303,6 +352,7 @@ void shim_fork_prepare(void)
 	 * and a COW break the shadow then replays.  Before it, nothing.
 	 */
 	t_fork_stack = shim_stack();
+	shim_exit_warm();
 	t_fork_t0 = rlog_now_ns();
 }
 
@@ -372,22 +422,18 @@ void shim_atfork_child(void)
 		shim_fork_child(shim_fork_wrapped);
 }
 
-void shim_exit_called(void)
+void shim_exit(int status, uint32_t how)
 {
-	if (!shim_enter())
-		return;
-	t_exit_stack = shim_stack();
-	t_exit_stack_taken = 1;
-	shim_leave();
+	if (shim_enter())
+		exit_entered(status, how);
 }
 
-void shim_exit(int status, uint32_t how)
+/* The rest of shim_exit, in a section it leaves. */
+static void exit_entered(int status, uint32_t how)
 {
 	struct shim_op o;
 	struct rlog_exit *e;
 
-	if (!shim_enter())
-		return;
 	/*
 	 * Pages faulted since our last intercepted call are seen only by a
 	 * reconciliation here.  It reads pagemap over the whole mm (3.5 ms at

@@ -372,35 +372,6 @@ __attribute__((constructor)) static void shim_init(void)
 	shim_busy = 0;
 }
 
-/*
- * exit() through the PLT: its stack is taken here, at the call; the
- * teardown stays in at_exit, after the program's own atexit handlers
- * (which may still map or fork, traced).  From here the unwind starts at
- * the caller, not inside __run_exit_handlers: a fork child's trace cache
- * has seen neither libc frame, and each miss is a DWARF lookup with page
- * faults (bench/README.md, perf pass 5).
- */
-SHIM_API void exit(int status)
-{
-	shim_exit_called();
-	REAL(exit)(status);
-	__builtin_unreachable();
-}
-
-SHIM_API void _exit(int status)
-{
-	shim_exit(status, RLOG_EXIT_UNDERSCORE);
-	REAL(_exit)(status);
-	__builtin_unreachable();
-}
-
-SHIM_API void _Exit(int status)
-{
-	shim_exit(status, RLOG_EXIT_UNDERSCORE);
-	REAL(_Exit)(status);
-	__builtin_unreachable();
-}
-
 SHIM_API void rmapshim_checkpoint_v1(const char *label)
 {
 	if (!shim_enter())

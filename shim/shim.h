@@ -92,7 +92,8 @@ void shim_atfork_parent(void);
 void shim_atfork_child(void);
 
 void shim_exit(int status, uint32_t how);	/* enum rlog_exit_how */
-void shim_exit_called(void);		/* exit(): its stack, for shim_exit */
+void *shim_exit_note(int status, int kind);	/* exit, _exit, _Exit: stack, teardown */
+void shim_exit_trampoline(void);	/* exit's entry (trampolines.S), for a warm-up */
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
 		   rmap_mm_t parent_mm, uint32_t how, const char *exe);
 void shim_log_fork(pid_t parent, pid_t child, rmap_mm_t child_mm,
@@ -136,6 +137,9 @@ void shim_events_thread_init(void);
 void shim_stacks_init(void);		/* warm libunwind up */
 void shim_stacks_reset(void);		/* fork child: ids restart per pid */
 uint32_t shim_stack(void);		/* 0 if stacks are off */
+/* Unwind through @path's shim_stack call, caching its frames, logging none. */
+void shim_stacks_warm(void (*path)(void));
+int shim_stacks_warming(void);
 void shim_modules_refresh(int force);	/* RLOG_MODULES if the set changed */
 int shim_dl_changed(void);		/* loads/unloads since the last call */
 
