@@ -68,6 +68,7 @@ struct kvma {
 	uint64_t run_end;		/* end of the run of adjacent vmas it starts */
 	uint32_t flags;
 	int tracked;			/* write-tracked (wtrack.c): 1 yes, 0 not yet */
+	int filled_skip;		/* not read before this fork: fault_filled() */
 	struct rmap_file_id file;
 };
 
@@ -329,6 +330,7 @@ static void add_piece(struct recon *r, const struct shim_maps_vma *v, uint64_t s
 	k->pgoff = (v->file.ino ? v->offset + (start - v->start) : start) >> PAGE_SHIFT;
 	k->flags = f;
 	k->tracked = 0;
+	k->filled_skip = 0;
 }
 
 /*
@@ -745,14 +747,17 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
  * reclaim replace file pages without a write, and tracking read-only text
  * instead (a PAGEMAP_SCAN for present pages, 10 ns a page of the vma)
  * measured slower at 0 MiB than reading its pagemap (shim-phases prepare
- * 1.23-1.47 kernel forks with it, 1.01-1.30 without).
+ * 1.23-1.47 kernel forks with it, 1.01-1.30 without).  Not the process
+ * stack: every call between two forks writes it, so each fork paid a
+ * scan, a write-protect and a fault per page written for a vma of a few
+ * present pages, which one pread reads.
  */
 static int trackable(const struct kvma *k)
 {
 	uint64_t len = k->end - k->start;
 
 	return !k->file.ino && len >= TRACK_MIN_PAGES * PAGE_SIZE && len <= TRACK_MAX_BYTES &&
-	       (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE;
+	       (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE | RMAP_VM_GROWSDOWN)) == RMAP_VM_WRITE;
 }
 
 /*
@@ -856,6 +861,35 @@ static void diff_tracked(struct recon *r, int pm_fd, struct kvma *k)
 	r->verifying = 0;
 }
 
+/*
+ * Library text and read-only data, shared files: vmas the kernel's fork
+ * does not copy (no anon_vma, vma_needs_copy()) and the shadow's does not
+ * either (RMAP_DUP_FAULT_FILLS).  A pre-fork reconciliation must get right
+ * what the dup copies; these it reads at most once per FILLED_PERIOD_NS,
+ * not at every fork (libc's and ld.so's ptes were 540 of forkstorm's 600
+ * pagemap entries a fork).  Their faults and zaps in between reach the
+ * shadow that much later (or at any other reconciliation); the fork and
+ * the child's shadow are the same either way.  Only a vma the shadow had
+ * before, unchanged and without an anon_vma, is skipped: a private
+ * read-only vma gets anonymous pages only through an mprotect (then it
+ * changed) or a FOLL_FORCE write (a debugger's).
+ */
+#define FILLED_PERIOD_NS	(10 * 1000000ull)
+
+static uint64_t filled_read_ns;		/* the last pre-fork read of them */
+
+static int fault_filled(const struct recon *r, const struct kvma *k, int *si)
+{
+	const struct rmap_vma_info *s;
+
+	if (!k->file.ino || (k->flags & (RMAP_VM_SHARED | RMAP_VM_WRITE)) == RMAP_VM_WRITE)
+		return 0;
+	s = COVER(scr->sv, r->ns, si, k->start);
+	return s && !s->anon_vma && s->start == k->start && s->end == k->end &&
+	       same_file(&s->file, &k->file) && s->pgoff == k->pgoff &&
+	       (s->flags & CMP_FLAGS) == (k->flags & CMP_FLAGS);
+}
+
 /* Hand the fd to the supervisor if vmas were registered; say what was missed. */
 static void finish_tracking(struct recon *r)
 {
@@ -880,7 +914,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 				   .mask = SHIM_PAGE_IS_WRITTEN },
 			   .trust = (flags & SHIM_RECON_TRUST) && !pid &&
 				    shim_wtrack_possible() };
-	int err, pm_fd;
+	int err, pm_fd, skip_filled;
 
 	if (!mm)
 		return -EINVAL;
@@ -918,12 +952,19 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	if (pm_fd < 0)
 		return -errno;
 	r.pr.known_end = r.lo;
+	skip_filled = r.trust && shim.cfg.verify != SHIM_VERIFY_FULL &&
+		      rlog_now_ns() - filled_read_ns < FILLED_PERIOD_NS;
+	for (int i = 0, si = 0; skip_filled && i < r.nk; i++)
+		scr->kv[i].filled_skip = fault_filled(&r, &scr->kv[i], &si);
 	/* A run of adjacent vmas read in one go stops where tracking takes over. */
 	for (int i = r.nk; i-- > 0;)
 		scr->kv[i].run_end = i + 1 < r.nk && scr->kv[i + 1].start == scr->kv[i].end &&
-				!(r.trust && trackable(&scr->kv[i + 1]))
+				!(r.trust && trackable(&scr->kv[i + 1])) &&
+				!scr->kv[i + 1].filled_skip
 				? scr->kv[i + 1].run_end : scr->kv[i].end;
 	for (int i = 0; i < r.nk; i++) {
+		if (scr->kv[i].filled_skip)
+			continue;
 		if (r.trust && trackable(&scr->kv[i]))
 			diff_tracked(&r, pm_fd, &scr->kv[i]);
 		else
@@ -932,6 +973,8 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	if (r.trust) {
 		finish_tracking(&r);
 		scr->nk_prepared = r.nk;
+		if (!skip_filled)
+			filled_read_ns = rlog_now_ns();
 	}
 	if (pid) {
 		close(pm_fd);
