@@ -152,6 +152,7 @@ void shim_fork_child(int dup_pending)
 	rlog_thread_reset();
 	shim_stacks_reset();
 	shim_wtrack_forget();
+	shim_vmawatch_reset();
 }
 
 /*
@@ -381,6 +382,7 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 		return;
 	t_fork_held = 0;
 	if (child > 0) {
+		shim_vmawatch_forked();
 		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, t_fork_stack);
 		shim_reconcile_forked(&o, child);
 		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child,

@@ -265,6 +265,8 @@ static SHIM_CHILD_WRITES struct shim_own own_mem;
 /* Callers hold mm_lock, and the slot of shim.mm if there is one. */
 static void own_changed(void)
 {
+	if (scr)
+		scr->nk_prepared = 0;	/* kv[] leaves the old list out */
 	if (shim.mm)
 		(void)shim_mmsem_publish(shim.mm, shim.pid, &own_mem);
 }
@@ -914,7 +916,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 				   .mask = SHIM_PAGE_IS_WRITTEN },
 			   .trust = (flags & SHIM_RECON_TRUST) && !pid &&
 				    shim_wtrack_possible() };
-	int err, pm_fd, skip_filled;
+	int err, pm_fd, skip_filled, same;
 
 	if (!mm)
 		return -EINVAL;
@@ -933,19 +935,33 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	r.sp = scr->sp;
 	r.pr.r = scr->pr;
 	r.wr.r = scr->wr;
+	/*
+	 * Before a fork, the vmas the last one read, if none can have changed
+	 * since (vmawatch.c): the kernel's are as they were, and the shadow's
+	 * were made the same then.
+	 */
+	same = r.trust && scr->nk_prepared && shim_vmawatch_same();
+	if (r.trust)
+		shim_vmawatch_mark();
+	if (same)
+		r.nk = scr->nk_prepared;
 	scr->nk_prepared = 0;
 	rmap_walk_vmas(shim.arena, mm, collect_vma, &r);
 	if ((flags & SHIM_RECON_EXTEND) && r.ns) {
 		r.lo = scr->sv[0].start < r.lo ? scr->sv[0].start : r.lo;
 		r.hi = scr->sv[r.ns - 1].end > r.hi ? scr->sv[r.ns - 1].end : r.hi;
 	}
-	err = shim_read_maps(pid, r.lo, r.hi, add_kvma, &r);
-	if (err)
-		return err;
-	/* Another process with no vma at all is a zombie: the supervisor reaps it. */
-	if (pid && !r.nk)
-		return -ESRCH;
-	diff_vmas(&r);
+	if (!same) {
+		err = shim_read_maps(pid, r.lo, r.hi, add_kvma, &r);
+		if (err)
+			return err;
+		/* Another process with no vma at all is a zombie: the supervisor reaps it. */
+		if (pid && !r.nk)
+			return -ESRCH;
+		diff_vmas(&r);
+	}
+	for (int i = 0; same && i < r.nk; i++)
+		scr->kv[i].tracked = scr->kv[i].filled_skip = 0;
 	if (!(flags & SHIM_RECON_PAGES))
 		return 0;
 	pm_fd = pid ? shim_open_proc(pid, "pagemap") : shim_proc_fd(SHIM_PROC_PAGEMAP);

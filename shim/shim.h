@@ -92,6 +92,11 @@ void shim_atfork_parent(void);
 void shim_atfork_child(void);
 
 void shim_exit(int status, uint32_t how);	/* enum rlog_exit_how */
+/* vmawatch.c: may the pre-fork reconciliation reuse the vmas it read last? */
+int shim_vmawatch_same(void);
+void shim_vmawatch_mark(void);		/* before reading them */
+void shim_vmawatch_forked(void);	/* a fork's own write lock of our mm */
+void shim_vmawatch_reset(void);		/* fork child: the ring is not ours */
 void *shim_exit_note(int status, int kind);	/* exit, _exit, _Exit: stack, teardown */
 void shim_exit_trampoline(void);	/* exit's entry (trampolines.S), for a warm-up */
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,

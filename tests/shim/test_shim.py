@@ -387,6 +387,27 @@ def case_ownmem():
           "child reconciled on its behalf by %(on_behalf)d threads" % seen)
 
 
+def case_vmasilent():
+    """vmas mapped and unmapped behind the shim's back between forks
+    (vmasilent: raw syscalls): the pre-fork reconciliation may reuse the
+    vmas it read last only if none changed (shim/vmawatch.c).  Fork 3 must
+    copy the 64 pages of the vma made before it, fork 4 must not (each
+    FORK record counts its page_dup_rmap calls); a reuse that missed the
+    mmap gives fork 3 fork 2's count."""
+    def inspect(run_dir, log):
+        root = log.proc_starts()[0]
+        dups = [struct.unpack_from("<iiIIIIQ", p)[6] for p in log.of("FORK")
+                if struct.unpack_from("<i", p)[0] == root]
+        check(len(dups) == 4, "vmasilent: %d forks of the root logged, 4 expected" % len(dups))
+        check(dups[2] - dups[1] >= 64 and dups[2] - dups[3] >= 64,
+              "vmasilent: page_dup_rmap per fork %s: the raw mmap's 64 pages are not "
+              "in fork 3 alone" % dups)
+        seen.update(dups=dups)
+    seen = {}
+    traced([os.path.join(PROGS, "vmasilent")], "vmasilent", inspect=inspect)
+    print("vmasilent: page_dup_rmap per fork %s" % seen["dups"])
+
+
 def case_preload_only():
     """LD_PRELOAD + RMAPSHIM_OUT without the supervisor, and bad variables."""
     top = tempfile.mkdtemp(prefix="shimpre.")
