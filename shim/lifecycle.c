@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <linux/kcmp.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -384,7 +385,13 @@ void shim_fork_parent(pid_t child, uint32_t kind)
 	if (child > 0) {
 		shim_vmawatch_forked();
 		shim_op_begin(&o, 0, RMAP_CAUSE_FORK, t_fork_stack);
-		shim_reconcile_forked(&o, child);
+		/*
+		 * Other threads may change frames between the prepare and the
+		 * kernel's fork; with none, only glibc's fork ran, writing pages
+		 * it already had (locks, the stack): no new frame to repair.
+		 */
+		if (!__libc_single_threaded)
+			shim_reconcile_forked(&o, child);
 		err = SHIM_RMAP(&o, rmap_dup_mmap(shim.arena, shim.mm, child,
 						 RMAP_DUP_FAULT_FILLS, &cmm));
 		shim_op_end(&o);

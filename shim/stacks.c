@@ -16,11 +16,8 @@
  */
 #include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "shim.h"
 #include "unwinder.h"
@@ -289,38 +286,6 @@ void shim_modules_refresh(int force)
 	rlog_commit(shim.log, r);
 }
 
-/*
- * The kernel's fork copies the ptes of a vma only if it has an anon_vma
- * (vma_needs_copy()): a fork child faults in every page of our text and
- * read-only data it runs or reads - eight faults per forkstorm child, its
- * exit path through librmapshim, libunwind's unwinding and the libraries'
- * destructors.  So each read-only segment of our own objects is mapped
- * whole (MADV_POPULATE_READ) and given an anon_vma by rewriting one byte
- * of it with its own value through /proc/self/mem (the FOLL_FORCE write a
- * debugger's breakpoint makes: one page becomes a private copy, the vma
- * stays as it was, unsplit).  The workload's objects are left alone: the
- * shadow follows how the kernel forks *their* pages.  Best effort.
- */
-static void keep_mapped_across_fork(const struct dl_phdr_info *info)
-{
-	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-
-	for (int i = 0; fd >= 0 && i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uint64_t lo = (info->dlpi_addr + ph->p_vaddr) & ~(PAGE_SIZE - 1);
-		uint64_t hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		uint8_t byte;
-
-		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || hi <= lo)
-			continue;
-		(void)madvise((void *)(uintptr_t)lo, hi - lo, MADV_POPULATE_READ);
-		if (pread(fd, &byte, 1, (off_t)lo) == 1)
-			(void)pwrite(fd, &byte, 1, (off_t)lo);
-	}
-	if (fd >= 0)
-		close(fd);
-}
-
 static int self_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 {
 	uint64_t lo, hi;
@@ -331,7 +296,6 @@ static int self_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 	if (me >= lo && me < hi) {
 		self_lo = lo;
 		self_hi = hi;
-		keep_mapped_across_fork(info);
 		return 1;
 	}
 	return 0;
@@ -370,10 +334,8 @@ static int own_new(struct dl_phdr_info *info, size_t sz, void *arg)
 		if (before->base[i] == info->dlpi_addr)
 			return 0;
 	load_range(info, &lo, &hi);
-	if (lo < hi) {
+	if (lo < hi)
 		shim_own_add(lo & ~(PAGE_SIZE - 1), hi);
-		keep_mapped_across_fork(info);
-	}
 	return 0;
 }
 
