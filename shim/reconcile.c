@@ -1011,7 +1011,8 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
  * the shadow's, the child's pagemap tells whether the change came before
  * the fork (the child has it too: the parent's shadow takes it now) or
  * after (the child has the old frame: left to the parent's next
- * reconciliation).  A no-op without write tracking; scr->kv[] still holds the
+ * reconciliation).  A no-op without write tracking, and not called in a
+ * single-threaded process (shim_fork_parent); scr->kv[] still holds the
  * prepare's vmas (mm_lock has been held since).
  */
 void shim_reconcile_forked(struct shim_op *o, pid_t child)
