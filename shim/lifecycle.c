@@ -141,6 +141,7 @@ void shim_fork_child(int dup_pending)
 	shim.parent_mm = shim.mm;
 	shim.mm = 0;
 	shim.pending_ppid = dup_pending ? shim.ppid : 0;
+	shim.reconciled = 0;
 	shim_proc_fds_close();		/* the parent's section's */
 	pthread_mutex_init(&shim.mm_lock, NULL);
 	shim_busy = 0;

@@ -920,6 +920,8 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 
 	if (!mm)
 		return -EINVAL;
+	if (!pid)
+		shim.reconciled = 1;
 	if ((err = scratch_map()))
 		return err;
 	/*

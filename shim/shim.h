@@ -57,6 +57,7 @@ struct shim_proc {
 	struct shim_cfg cfg;
 	pthread_mutex_t mm_lock;
 	uint64_t last_sample_ns;
+	int reconciled;			/* reconciled itself (a fork child: since the fork) */
 	char exe[512];
 };
 
@@ -92,11 +93,6 @@ void shim_atfork_parent(void);
 void shim_atfork_child(void);
 
 void shim_exit(int status, uint32_t how);	/* enum rlog_exit_how */
-/* vmawatch.c: may the pre-fork reconciliation reuse the vmas it read last? */
-int shim_vmawatch_same(void);
-void shim_vmawatch_mark(void);		/* before reading them */
-void shim_vmawatch_forked(void);	/* a fork's own write lock of our mm */
-void shim_vmawatch_reset(void);		/* fork child: the ring is not ours */
 void *shim_exit_note(int status, int kind);	/* exit, _exit, _Exit: stack, teardown */
 void shim_exit_trampoline(void);	/* exit's entry (trampolines.S), for a warm-up */
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
@@ -217,6 +213,13 @@ int shim_pfn_access(void);
 #define KPF_HUGE	17
 #define KPF_THP		22
 #define KPF_ZERO_PAGE	24
+
+/* ---- vmawatch.c: may a pre-fork reconciliation reuse the vmas it read? ---- */
+
+int shim_vmawatch_same(void);
+void shim_vmawatch_mark(void);		/* before reading them */
+void shim_vmawatch_forked(void);	/* a fork's own write lock of our mm */
+void shim_vmawatch_reset(void);		/* fork child: the ring is not ours */
 
 /* ---- procmaps.c: the kernel's vmas ---- */
 
