@@ -942,9 +942,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	 * since (vmawatch.c): the kernel's are as they were, and the shadow's
 	 * were made the same then.
 	 */
-	same = r.trust && scr->nk_prepared && shim_vmawatch_same();
-	if (r.trust)
-		shim_vmawatch_mark();
+	same = r.trust && shim_vmawatch_unchanged() && scr->nk_prepared;
 	if (same)
 		r.nk = scr->nk_prepared;
 	scr->nk_prepared = 0;

@@ -216,8 +216,7 @@ int shim_pfn_access(void);
 
 /* ---- vmawatch.c: may a pre-fork reconciliation reuse the vmas it read? ---- */
 
-int shim_vmawatch_same(void);
-void shim_vmawatch_mark(void);		/* before reading them */
+int shim_vmawatch_unchanged(void);	/* since the last call: before reading them */
 void shim_vmawatch_forked(void);	/* a fork's own write lock of our mm */
 void shim_vmawatch_reset(void);		/* fork child: the ring is not ours */
 

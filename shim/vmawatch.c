@@ -14,11 +14,11 @@
  * read-only (the kernel then overwrites the oldest) and the fd is closed
  * at once (the mapping keeps the event alive; no fd for the workload to
  * see or close).  Reading data_head and the few records since the last
- * mark is a load and a loop, no syscall.
+ * check is a load and a loop, no syscall.
  *
  * The only write lock of our mm a fork takes is dup_mmap's (measured: one
  * per fork on 6.18, the child's mm is another).  So the vmas are as the
- * last read found them if, since its mark, the ring holds exactly one
+ * last read found them if, since the last check, the ring holds exactly one
  * write lock of our mm per fork the parent side noted, and no more.
  * Anything else - another count, a lapped ring, no event - reads them.
  *
@@ -52,8 +52,8 @@
 static struct {
 	struct perf_event_mmap_page *pg;	/* NULL: not watching */
 	uint64_t mm;			/* our mm's address, as the records give it */
-	uint64_t mark;			/* data_head at the last mark */
-	uint32_t forks;			/* forks noted since the mark */
+	uint64_t mark;			/* data_head the last check read up to */
+	uint32_t forks;			/* forks noted since */
 	int given_up;			/* no tracepoint here: never try again */
 } vw;
 
@@ -153,22 +153,32 @@ static void start(void)
 	vw.given_up = 0;
 }
 
-int shim_vmawatch_same(void)
+/*
+ * Before a pre-fork reconciliation reads the vmas: 1 if none can have
+ * changed since the last call (the caller may reuse what it read then).
+ * The next call judges from the head this one read up to, so a record
+ * written meanwhile (our own stack growing, say) is not skipped; after a
+ * 0 the caller reads the vmas from now on.
+ */
+int shim_vmawatch_unchanged(void)
 {
-	uint64_t last;
+	uint64_t head, last;
+	int same;
 
-	if (!vw.pg || !__libc_single_threaded)
+	if (!__libc_single_threaded)
 		return 0;
-	return count_ours(vw.mark, head_now(), &last) == vw.forks;
-}
-
-void shim_vmawatch_mark(void)
-{
-	if (!vw.pg && !vw.given_up && __libc_single_threaded)
-		start();
+	if (!vw.pg) {
+		if (!vw.given_up)
+			start();
+		same = 0;
+		head = vw.pg ? head_now() : 0;
+	} else {
+		head = head_now();
+		same = count_ours(vw.mark, head, &last) == vw.forks;
+	}
+	vw.mark = head;
 	vw.forks = 0;
-	if (vw.pg)
-		vw.mark = head_now();
+	return same;
 }
 
 void shim_vmawatch_forked(void)
