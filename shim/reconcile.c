@@ -906,6 +906,14 @@ static void finish_tracking(struct recon *r)
 	}
 }
 
+/* The scratch's buffers, one set per process (callers hold mm_lock). */
+static void recon_buffers(struct recon *r)
+{
+	r->sp = scr->sp;
+	r->pr.r = scr->pr;
+	r->wr.r = scr->wr;
+}
+
 int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 		   uint64_t hi, unsigned flags)
 {
@@ -934,9 +942,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 			return -EAGAIN;
 		r.hidden = &scr->theirs;
 	}
-	r.sp = scr->sp;
-	r.pr.r = scr->pr;
-	r.wr.r = scr->wr;
+	recon_buffers(&r);
 	/*
 	 * Before a fork, the vmas the last one read, if none can have changed
 	 * since (vmawatch.c): the kernel's are as they were, and the shadow's
@@ -1025,8 +1031,7 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 
 	if (!scr)
 		return;
-	r.sp = scr->sp;
-	r.wr.r = scr->wr;
+	recon_buffers(&r);
 	for (int i = 0; i < scr->nk_prepared; i++) {
 		struct kvma *k = &scr->kv[i];
 
