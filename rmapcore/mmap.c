@@ -225,7 +225,8 @@ static int anon_vmas_compatible(uint32_t x, uint32_t y)
 static int can_merge(const struct vm_area_struct *p, const struct vm_area_struct *n)
 {
 	return p->vm_end == n->vm_start && p->mapping == n->mapping && p->vm_flags == n->vm_flags &&
-	       !(p->vm_flags & RMAP_VM_NONLINEAR) && p->vm_pgoff + vma_pages(p) == n->vm_pgoff &&
+	       !(p->vm_flags & (RMAP_VM_NONLINEAR | RMAP_VM_NOMERGE)) &&
+	       p->vm_pgoff + vma_pages(p) == n->vm_pgoff &&
 	       anon_vmas_compatible(p->anon_vma, n->anon_vma);
 }
 

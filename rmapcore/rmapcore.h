@@ -375,6 +375,14 @@ int rmap_page_info(const struct rmap_arena *a, rmap_page_t page,
 #define RMAP_VM_RESERVED	0x00080000u
 #define RMAP_VM_NONLINEAR	0x00800000u
 #define RMAP_VM_WIPEONFORK	0x02000000u	/* modern; 2.6.9 had none */
+/*
+ * Not the kernel's: a tracer's vma whose boundaries come from the kernel's
+ * vma list, never merged by the shadow.  The kernel keeps apart file vmas
+ * that look the same in /proc (a relro, once writable, keeps VM_ACCOUNT
+ * next to .rodata); merged, .rodata shared the relro's anon_vma and the
+ * shadow fork copied its file ptes, which the kernel's does not.
+ */
+#define RMAP_VM_NOMERGE		0x40000000u
 
 /* Identity of a mapped file: one address_space per (dev, ino). */
 struct rmap_file_id {

@@ -325,6 +325,9 @@ static void add_piece(struct recon *r, const struct shim_maps_vma *v, uint64_t s
 		f |= RMAP_VM_MAYWRITE;
 	if (v->stack)
 		f |= RMAP_VM_GROWSDOWN;
+	/* The kernel's boundaries, even where /proc shows no reason for them. */
+	if (v->file.ino)
+		f |= RMAP_VM_NOMERGE;
 	k = &scr->kv[r->nk++];
 	k->file = v->file;
 	k->start = start;

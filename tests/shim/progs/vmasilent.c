@@ -12,8 +12,14 @@
  *
  * test_shim.py case vmasilent reads the FORK records' page_dup_rmap
  * counts: fork 3 must copy V's pages on top of fork 2's, fork 4 must not.
+ *
+ * vmasilent FILE also writes, before the first fork, one "START END" line
+ * (hex) per vma that no fork copies - file-backed, not writable, not one
+ * anonymous page (smaps) - for the test to check that the shadow fork
+ * copied no pte there either (the kernel's vma_needs_copy()).
  */
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,6 +27,33 @@
 
 #define PAGES	64
 #define PG	4096L
+
+/* Read-only file vmas without anonymous pages, from /proc/self/smaps. */
+static void print_fault_filled(const char *path)
+{
+	FILE *f = fopen("/proc/self/smaps", "r"), *out = fopen(path, "w");
+	unsigned long lo = 0, hi = 0, ino = 0, anon;
+	char line[512], perms[8] = "";
+
+	if (!f || !out)
+		_exit(2);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+		char p[8];
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu", &a, &b, p, &ino) == 4) {
+			lo = a;
+			hi = b;
+			memcpy(perms, p, sizeof(perms));
+			continue;
+		}
+		if (sscanf(line, "Anonymous: %lu kB", &anon) == 1 && ino && !anon &&
+		    perms[1] != 'w')
+			fprintf(out, "%lx %lx\n", lo, hi);
+	}
+	fclose(f);
+	fclose(out);
+}
 
 static void fork_wait(void)
 {
@@ -34,11 +67,13 @@ static void fork_wait(void)
 	waitpid(p, &st, 0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	long sum = 0;
 	char *v;
 
+	if (argc > 1)
+		print_fault_filled(argv[1]);
 	fork_wait();
 	fork_wait();
 	v = (char *)syscall(SYS_mmap, NULL, PAGES * PG, PROT_READ | PROT_WRITE,
