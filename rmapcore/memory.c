@@ -881,6 +881,44 @@ long rmap_walk_ptes_nokey(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
 	return walk_present_ptes(a, mm, start, end, fn, ctx, 0);
 }
 
+struct bitmap_ctx {
+	uint64_t start, *bits;
+	long n;
+};
+
+static void bitmap_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr,
+			 uint64_t end)
+{
+	struct bitmap_ctx *b = ctx;
+	unsigned last = level_index(end - 1, 0);
+
+	(void)a;
+	for (unsigned i = level_index(addr, 0); (i = next_entry(pte, i, last)) <= last; i++) {
+		uint64_t bit = (pte_addr(addr, i) - b->start) >> PAGE_SHIFT;
+
+		if (pte_kind(pte[i]) != RMAP_PTE_PRESENT)
+			continue;
+		b->bits[bit / 64] |= 1ull << (bit % 64);
+		b->n++;
+	}
+}
+
+long rmap_pte_bitmap(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
+		     uint64_t *bits)
+{
+	struct bitmap_ctx b = { start & ~(PAGE_SIZE - 1), bits, 0 };
+	struct mm_struct *m;
+
+	if (!mm_live(a, mm) || !bits)
+		return -EINVAL;
+	m = MM(a, mm);
+	memset(bits, 0, ((((end - b.start) >> PAGE_SHIFT) + 63) / 64) * sizeof(*bits));
+	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
+	walk_ptes(a, m, b.start, end, bitmap_table, &b);
+	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
+	return b.n;
+}
+
 /* ---- mremap's pte move and remap_file_pages' file ptes ---- */
 
 struct move_ctx {

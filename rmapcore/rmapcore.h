@@ -511,6 +511,14 @@ long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
 long rmap_walk_ptes_nokey(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
 			  uint64_t end, rmap_pte_fn fn, void *ctx);
 uint64_t rmap_page_key(const struct rmap_arena *a, rmap_page_t page);
+/*
+ * Which pages of [start, end) have a present pte: bit i of @bits (cleared
+ * first) for the page at start + i pages; returns how many.  No callback,
+ * no struct page read: a write-tracked reconciliation needs only this for
+ * all but the few pages that changed (~1 ns a pte against ~7 for a walk).
+ */
+long rmap_pte_bitmap(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
+		     uint64_t *bits);
 
 /* Walk vmas of an mm in address order. */
 struct rmap_vma_info {

@@ -676,7 +676,8 @@ static void bits_span(uint64_t word, size_t w, size_t *first, size_t *last, size
  * A chunk of a write-tracked vma, 64 pages at a time.  A page still there
  * and not written keeps the frame the shadow has; the pagemap is read only
  * for written pages and for present ones the shadow lacks (mincore() tells
- * which are there), and only their shadow keys are read.  With no shadow
+ * which are there), and only their shadow ptes are read: of the rest, the
+ * shadow's presence bitmap (rmap_pte_bitmap) is enough.  With no shadow
  * pte in the chunk only a written page can be new: a fault after a zap
  * writes, or maps the zero page flagged as written.  0, or -1 to read the
  * chunk the usual way (a vma changed under us).
@@ -687,7 +688,6 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 {
 	size_t n = (ce - cs) >> PAGE_SHIFT, words = (n + 63) / 64, first = n, last = 0;
 	uint64_t need[BATCH / 64];
-	int j = 0;
 
 	if (r->nsp && mincore((void *)(uintptr_t)cs, ce - cs, scr->incore))
 		return -1;
@@ -729,14 +729,21 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 			return -1;
 		for (size_t x = i; x < end; x++) {
 			uint64_t addr = cs + (x << PAGE_SHIFT);
-			struct spte *s;
+			struct rmap_pte_info pi;
+			struct spte sp = { .addr = addr };
 
 			if (!((need[x / 64] >> (x % 64)) & 1))
 				continue;
-			s = (struct spte *)spte_at(r, &j, addr);
-			if (s)
-				s->key = rmap_page_key(shim.arena, s->page);
-			diff_pte(r, k, addr, scr->pmwin[x - i], s, zap);
+			/* The shadow's pte, read only for the few pages needed. */
+			if (((r->sbits[x / 64] >> (x % 64)) & 1) &&
+			    !rmap_pte_get(shim.arena, r->mm, addr, &pi) &&
+			    pi.kind == RMAP_PTE_PRESENT) {
+				sp.key = pi.key;
+				sp.page = pi.page;
+				diff_pte(r, k, addr, scr->pmwin[x - i], &sp, zap);
+			} else {
+				diff_pte(r, k, addr, scr->pmwin[x - i], NULL, zap);
+			}
 		}
 		while (end <= last && !((need[end / 64] >> (end % 64)) & 1))
 			end++;
@@ -800,18 +807,17 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 		r->wr.known_end = lo;
 	for (uint64_t cs = lo, ce; cs < hi; cs = ce) {
 		size_t n;
-		int j = 0, w = 0, keyless;
+		int j = 0, w = 0;
 
 		ce = cs + BATCH * PAGE_SIZE < hi ? cs + BATCH * PAGE_SIZE : hi;
 		n = (ce - cs) >> PAGE_SHIFT;
 		r->nsp = 0;
 		r->chunk = cs;
-		memset(r->sbits, 0, sizeof(r->sbits));
-		/* A tracked chunk reads the few keys it needs itself. */
-		keyless = tracked;
-		(keyless ? rmap_walk_ptes_nokey : rmap_walk_ptes)(shim.arena, r->mm, cs, ce,
-								  collect_pte, r);
 		if (tracked) {
+			/* Which pages the shadow has; their ptes only where needed. */
+			long np = rmap_pte_bitmap(shim.arena, r->mm, cs, ce, r->sbits);
+
+			r->nsp = np > 0 ? (int)np : 0;
 			w = scan_bits(&r->wr, pm_fd, cs, ce, hi, wbits);
 			/* Not registered (a new vma): register it, then read it all. */
 			if (w < 0 && r->wr.err == EPERM && cs == lo) {
@@ -827,6 +833,10 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 			if (!tracked_chunk(r, pm_fd, k, cs, ce, wbits, zap))
 				continue;
 		}
+		/* Untracked, not tracked after all, or given up (a vma changed under us). */
+		r->nsp = 0;
+		memset(r->sbits, 0, sizeof(r->sbits));
+		rmap_walk_ptes(shim.arena, r->mm, cs, ce, collect_pte, r);
 		/*
 		 * Where the shadow has ptes the pagemap is read anyway (which of
 		 * them are still there?): the scan only spares reading chunks
@@ -836,9 +846,6 @@ static void diff_pages(struct recon *r, int pm_fd, struct kvma *k, int tracked)
 			ce = next_busy(r, &r->pr, ce, hi);
 			continue;
 		}
-		/* Not tracked after all, or given up (a vma changed under us). */
-		for (int x = 0; keyless && x < r->nsp; x++)
-			r->sp[x].key = rmap_page_key(shim.arena, r->sp[x].page);
 		pm = pagemap_window(r, pm_fd, cs, ce, k->run_end);
 		if (!pm)
 			return;

@@ -183,9 +183,33 @@ static void walk_record(void *ctx, uint64_t addr, const struct rmap_pte_info *pt
 	w->n++;
 }
 
+#define BITMAP_PAGES	2048
+
+/* rmap_pte_bitmap over the same range (if a bitmap can hold it): @want bits, theirs. */
+static void check_bitmap(struct rmap_arena *a, rmap_mm_t mm, const uint64_t *pte, int n,
+			 uint64_t start, uint64_t end, int want)
+{
+	uint64_t bits[BITMAP_PAGES / 64 + 1], base = start & ~(TL_PAGE - 1);
+	long got;
+	int set = 0, ok = 1;
+
+	if (start >= end || end - base > BITMAP_PAGES * TL_PAGE)
+		return;
+	got = rmap_pte_bitmap(a, mm, start, end, bits);
+	for (uint64_t i = 0; i < (end - base + TL_PAGE - 1) / TL_PAGE; i++)
+		set += (bits[i / 64] >> (i % 64)) & 1;
+	for (int i = 0; i < n; i++)
+		if (pte[i] + TL_PAGE > start && pte[i] < end)
+			ok &= (bits[(pte[i] - base) / TL_PAGE / 64] >> ((pte[i] - base) / TL_PAGE % 64)) & 1;
+	if (got != want || set != want || !ok)
+		TL_FAIL("bitmap [%#llx, %#llx): %ld counted, %d bits set, %d expected",
+			(unsigned long long)start, (unsigned long long)end, got, set, want);
+}
+
 /*
  * rmap_walk_ptes(start, end) must see exactly the ptes of @pte[] whose page
- * meets [start, end), in address order; none if start >= end.
+ * meets [start, end), in address order; none if start >= end; and
+ * rmap_pte_bitmap must mark the same.
  */
 static void check_walk(struct rmap_arena *a, rmap_mm_t mm, const uint64_t *pte, int n,
 		       uint64_t start, uint64_t end)
@@ -203,6 +227,7 @@ static void check_walk(struct rmap_arena *a, rmap_mm_t mm, const uint64_t *pte, 
 	if (!ok || w.n != want || w.unordered)
 		TL_FAIL("walk [%#llx, %#llx): %d ptes seen, %d expected",
 			(unsigned long long)start, (unsigned long long)end, w.n, want);
+	check_bitmap(a, mm, pte, n, start, end, want);
 }
 
 /* An mm of its own: only these ptes may show up. */
