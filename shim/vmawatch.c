@@ -28,7 +28,9 @@
  * needed for a tracepoint's raw fields; without them nothing changes.
  * What it does not see: another process taking our mmap_lock for writing
  * (writing /proc/<pid>/clear_refs, process_madvise collapsing); threads
- * made with a raw clone syscall.  Fork children inherit neither the event
+ * made with a raw clone syscall.  A program that turns off the counters
+ * attached to it (prctl PR_TASK_PERF_EVENTS_DISABLE) is safe: our forks'
+ * own locks are not recorded either, so every check fails.  Fork children inherit neither the event
  * nor the ring (VM_DONTCOPY): they start their own at their first fork.
  */
 #include <errno.h>
