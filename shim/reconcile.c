@@ -271,17 +271,33 @@ static void own_changed(void)
 		(void)shim_mmsem_publish(shim.mm, shim.pid, &own_mem);
 }
 
+/* [lo, hi) is no longer ours: cut it out of the ranges (they may be merged ones). */
 void shim_own_forget(uint64_t lo, uint64_t hi)
 {
-	uint32_t n = 0;
+	struct shim_own old = own_mem;
+	int changed = 0;
 
-	for (uint32_t i = 0; i < own_mem.n; i++)
-		if (own_mem.r[i].end <= lo || own_mem.r[i].start >= hi)
-			own_mem.r[n++] = own_mem.r[i];
-	if (n == own_mem.n)
-		return;
-	own_mem.n = n;
-	own_changed();
+	own_mem.n = 0;
+	for (uint32_t i = 0; i < old.n; i++) {
+		uint64_t s = old.r[i].start, e = old.r[i].end;
+
+		if (e <= lo || s >= hi) {
+			own_mem.r[own_mem.n++] = old.r[i];
+			continue;
+		}
+		changed = 1;
+		/* The parts around it stay ours, as long as the list has room. */
+		if (s < lo && own_mem.n < SHIM_OWN_RANGES) {
+			own_mem.r[own_mem.n].start = s;
+			own_mem.r[own_mem.n++].end = lo;
+		}
+		if (e > hi && own_mem.n < SHIM_OWN_RANGES) {
+			own_mem.r[own_mem.n].start = hi;
+			own_mem.r[own_mem.n++].end = e;
+		}
+	}
+	if (changed)
+		own_changed();
 }
 
 void shim_own_add(uint64_t start, uint64_t end)
@@ -291,6 +307,16 @@ void shim_own_add(uint64_t start, uint64_t end)
 	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	/* A mapping there now: whatever the list had there is gone. */
 	shim_own_forget(start, end);
+	/* Next to one of ours (libunwind's pool grows a page at a time): one range. */
+	for (i = 0; i < own_mem.n; i++)
+		if (own_mem.r[i].end == start || own_mem.r[i].start == end) {
+			if (own_mem.r[i].end == start)
+				own_mem.r[i].end = end;
+			else
+				own_mem.r[i].start = start;
+			own_changed();
+			return;
+		}
 	i = own_mem.n;
 	if (i == SHIM_OWN_RANGES)
 		return;		/* shadowed, as any memory */

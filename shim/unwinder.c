@@ -31,7 +31,8 @@
  *
  * Memory: its mmap is watched in the same GOT, so that the trace cache
  * each thread maps at its first unwind is mostly given back (trim_cache)
- * and kept out of the shadow (the caller's unwinder_own_fn).
+ * and kept out of the shadow (the caller's unwinder_own_fn), as are the
+ * pools it maps a page at a time (told after the unwind that made them).
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -85,13 +86,23 @@ static int pipe_faked;
  */
 #define TRACE_CACHE_BYTES	((size_t)16 << 14)
 static __thread uint64_t *fresh_cache;	/* made by this thread's last unwind */
+/* libunwind's other anonymous memory (its pools, a page at a time), not yet told. */
+#define FRESH_POOLS	8
+static __thread struct { uintptr_t lo, hi; } fresh_pool[FRESH_POOLS];
+static __thread int nfresh_pool;
 
 static void *fake_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	void *p = real_mmap(addr, len, prot, flags, fd, off);
 
-	if (len == TRACE_CACHE_BYTES && (flags & MAP_ANONYMOUS) && p != MAP_FAILED)
+	if (!(flags & MAP_ANONYMOUS) || p == MAP_FAILED)
+		return p;
+	if (len == TRACE_CACHE_BYTES)
 		fresh_cache = p;
+	else if (nfresh_pool < FRESH_POOLS) {
+		fresh_pool[nfresh_pool].lo = (uintptr_t)p;
+		fresh_pool[nfresh_pool++].hi = (uintptr_t)p + len;
+	}
 	return p;
 }
 
@@ -129,6 +140,9 @@ static int backtrace_trimmed(void **ip, int n)
 			own_fn((uintptr_t)fresh_cache, (uintptr_t)fresh_cache + TRACE_CACHE_BYTES);
 		fresh_cache = NULL;
 	}
+	for (; nfresh_pool > 0; nfresh_pool--)
+		if (own_fn)
+			own_fn(fresh_pool[nfresh_pool - 1].lo, fresh_pool[nfresh_pool - 1].hi);
 	return got;
 }
 
