@@ -33,7 +33,6 @@
  * own locks are not recorded either, so every check fails.  Fork children inherit neither the event
  * nor the ring (VM_DONTCOPY): they start their own at their first fork.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <stdlib.h>
@@ -59,13 +58,13 @@ static struct {
 	int given_up;			/* no tracepoint here: never try again */
 } vw;
 
-static uint64_t ring_load(const char *data, uint64_t pos, void *out, size_t n)
+/* @n bytes at @pos of the ring's data, wrapping around its end. */
+static void ring_load(const char *data, uint64_t pos, void *out, size_t n)
 {
 	uint64_t size = vw.pg->data_size;
 
 	for (size_t i = 0; i < n; i++)
 		((char *)out)[i] = data[(pos + i) % size];
-	return pos + n;
 }
 
 /*
