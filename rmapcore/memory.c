@@ -794,9 +794,7 @@ int64_t rmap_mm_rss(const struct rmap_arena *a, rmap_mm_t mm)
 	return mm_live(a, mm) ? LOAD(&MM(a, mm)->rss) : 0;
 }
 
-/* @key: read the frame key too (a struct page access per present pte). */
-static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_info *out,
-		     int key)
+static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = pte_kind(e);
@@ -805,14 +803,8 @@ static void pte_info(const struct rmap_arena *a, uint64_t e, struct rmap_pte_inf
 	out->writable = (e & PTE_WRITE) != 0;
 	if (out->kind == RMAP_PTE_PRESENT) {
 		out->page = (rmap_page_t)pte_payload(e);
-		if (key)
-			out->key = PG(a, out->page)->key;
+		out->key = PG(a, out->page)->key;
 	}
-}
-
-uint64_t rmap_page_key(const struct rmap_arena *a, rmap_page_t page)
-{
-	return PG(a, page)->key;
 }
 
 int rmap_pte_get(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, struct rmap_pte_info *out)
@@ -825,7 +817,7 @@ int rmap_pte_get(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, struct rmap_
 	m = MM(a, mm);
 	rl_lock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE, SITE_WALK_PTES);
 	pte = pte_lookup(a, m, addr, 0);
-	pte_info(a, pte ? *pte : 0, out, 1);
+	pte_info(a, pte ? *pte : 0, out);
 	rl_unlock(a, &m->page_table_lock, RMAP_LC_PAGE_TABLE);
 	return out->kind == RMAP_PTE_NONE ? -ENOENT : 0;
 }
@@ -834,7 +826,6 @@ struct walk_ctx {
 	rmap_pte_fn fn;
 	void *ctx;
 	long n;
-	int keys;
 };
 
 static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
@@ -844,7 +835,7 @@ static void walk_present(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 
 	if (pte_kind(*pte) != RMAP_PTE_PRESENT)
 		return;
-	pte_info(a, *pte, &info, w->keys);
+	pte_info(a, *pte, &info);
 	w->fn(w->ctx, addr, &info);
 	w->n++;
 }
@@ -854,10 +845,10 @@ static void walk_present_table(struct rmap_arena *a, void *ctx, uint64_t *pte, u
 	visit_pte_range(a, ctx, pte, addr, end, walk_present);
 }
 
-static long walk_present_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
-			      uint64_t end, rmap_pte_fn fn, void *ctx, int keys)
+long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
+		    rmap_pte_fn fn, void *ctx)
 {
-	struct walk_ctx w = { fn, ctx, 0, keys };
+	struct walk_ctx w = { fn, ctx, 0 };
 	struct mm_struct *m;
 
 	if (!mm_live(a, mm) || !fn)
@@ -869,38 +860,27 @@ static long walk_present_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start
 	return w.n;
 }
 
-long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
-		    rmap_pte_fn fn, void *ctx)
-{
-	return walk_present_ptes(a, mm, start, end, fn, ctx, 1);
-}
-
-long rmap_walk_ptes_nokey(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
-			  uint64_t end, rmap_pte_fn fn, void *ctx)
-{
-	return walk_present_ptes(a, mm, start, end, fn, ctx, 0);
-}
-
 struct bitmap_ctx {
 	uint64_t start, *bits;
 	long n;
 };
 
+static void bitmap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
+{
+	struct bitmap_ctx *b = ctx;
+	uint64_t bit = (addr - b->start) >> PAGE_SHIFT;
+
+	(void)a;
+	if (pte_kind(*pte) != RMAP_PTE_PRESENT)
+		return;
+	b->bits[bit / 64] |= 1ull << (bit % 64);
+	b->n++;
+}
+
 static void bitmap_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr,
 			 uint64_t end)
 {
-	struct bitmap_ctx *b = ctx;
-	unsigned last = level_index(end - 1, 0);
-
-	(void)a;
-	for (unsigned i = level_index(addr, 0); (i = next_entry(pte, i, last)) <= last; i++) {
-		uint64_t bit = (pte_addr(addr, i) - b->start) >> PAGE_SHIFT;
-
-		if (pte_kind(pte[i]) != RMAP_PTE_PRESENT)
-			continue;
-		b->bits[bit / 64] |= 1ull << (bit % 64);
-		b->n++;
-	}
+	visit_pte_range(a, ctx, pte, addr, end, bitmap_one);
 }
 
 long rmap_pte_bitmap(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,

@@ -504,18 +504,11 @@ typedef void (*rmap_pte_fn)(void *ctx, uint64_t addr, const struct rmap_pte_info
 long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
 		    uint64_t end, rmap_pte_fn fn, void *ctx);
 /*
- * rmap_walk_ptes without the frame keys (pte->key 0): reading a key is a
- * struct page access per pte, most of a large walk's cost when the caller
- * needs few of them; rmap_page_key() reads one.
- */
-long rmap_walk_ptes_nokey(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
-			  uint64_t end, rmap_pte_fn fn, void *ctx);
-uint64_t rmap_page_key(const struct rmap_arena *a, rmap_page_t page);
-/*
  * Which pages of [start, end) have a present pte: bit i of @bits (cleared
  * first) for the page at start + i pages; returns how many.  No callback,
  * no struct page read: a write-tracked reconciliation needs only this for
- * all but the few pages that changed (~1 ns a pte against ~7 for a walk).
+ * all but the few pages that changed (rmap_pte_get reads those; ~1 ns a
+ * pte against ~7 for a walk).
  */
 long rmap_pte_bitmap(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
 		     uint64_t *bits);

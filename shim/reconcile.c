@@ -642,6 +642,22 @@ static void diff_pte(struct recon *r, const struct kvma *k, uint64_t addr,
 		r->o->pages++;
 }
 
+/*
+ * The shadow's present pte at @addr, looked up alone into *@sp, or NULL:
+ * a write-tracked pass needs the ptes of its few changed pages only.
+ */
+static const struct spte *shadow_pte(struct recon *r, uint64_t addr, struct spte *sp)
+{
+	struct rmap_pte_info pi;
+
+	if (rmap_pte_get(shim.arena, r->mm, addr, &pi) || pi.kind != RMAP_PTE_PRESENT)
+		return NULL;
+	sp->addr = addr;
+	sp->key = pi.key;
+	sp->page = pi.page;
+	return sp;
+}
+
 /* The shadow pte at @addr, if any; *j walks r->sp in address order. */
 static const struct spte *spte_at(struct recon *r, int *j, uint64_t addr)
 {
@@ -755,21 +771,13 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 			return -1;
 		for (size_t x = i; x < end; x++) {
 			uint64_t addr = cs + (x << PAGE_SHIFT);
-			struct rmap_pte_info pi;
-			struct spte sp = { .addr = addr };
+			struct spte sp;
 
 			if (!((need[x / 64] >> (x % 64)) & 1))
 				continue;
-			/* The shadow's pte, read only for the few pages needed. */
-			if (((r->sbits[x / 64] >> (x % 64)) & 1) &&
-			    !rmap_pte_get(shim.arena, r->mm, addr, &pi) &&
-			    pi.kind == RMAP_PTE_PRESENT) {
-				sp.key = pi.key;
-				sp.page = pi.page;
-				diff_pte(r, k, addr, scr->pmwin[x - i], &sp, zap);
-			} else {
-				diff_pte(r, k, addr, scr->pmwin[x - i], NULL, zap);
-			}
+			diff_pte(r, k, addr, scr->pmwin[x - i],
+				 (r->sbits[x / 64] >> (x % 64)) & 1 ? shadow_pte(r, addr, &sp) : NULL,
+				 zap);
 		}
 		while (end <= last && !((need[end / 64] >> (end % 64)) & 1))
 			end++;
@@ -1078,7 +1086,6 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 		r.wr.known_end = k->start;
 		for (uint64_t cs = k->start, ce; cs < k->end; cs = ce) {
 			size_t first = BATCH, last = 0, bytes;
-			int j = 0;
 
 			ce = cs + BATCH * PAGE_SIZE < k->end ? cs + BATCH * PAGE_SIZE : k->end;
 			if (scan_bits(&r.wr, pm_fd, cs, ce, k->end, wbits) <= 0)
@@ -1090,20 +1097,13 @@ void shim_reconcile_forked(struct shim_op *o, pid_t child)
 			if (pread(pm_fd, scr->pmwin, bytes, (off_t)(((cs >> PAGE_SHIFT) + first) * 8)) !=
 			    (ssize_t)bytes)
 				continue;
-			r.nsp = 0;
-			r.chunk = cs;
-			memset(r.sbits, 0, sizeof(r.sbits));
-			/* Keys only of the written pages, below: not a struct page per pte. */
-			rmap_walk_ptes_nokey(shim.arena, r.mm, cs, ce, collect_pte, &r);
 			for (size_t w = 0; w < BATCH / 64; w++)
 				for (uint64_t b = wbits[w]; b; b &= b - 1) {
 					size_t x = w * 64 + (size_t)__builtin_ctzll(b);
 					uint64_t addr = cs + (x << PAGE_SHIFT), now = scr->pmwin[x - first], then = 0;
-					struct spte *sp = (struct spte *)spte_at(&r, &j, addr);
+					struct spte one;
+					const struct spte *sp = shadow_pte(&r, addr, &one);
 					off_t off = (off_t)((addr >> PAGE_SHIFT) * 8);
-
-					if (sp)
-						sp->key = rmap_page_key(shim.arena, sp->page);
 
 					if ((now & PM_PRESENT) ? sp && sp->key == (now & PM_PFN_MASK) : !sp)
 						continue;
