@@ -86,10 +86,10 @@ static int pipe_faked;
  */
 #define TRACE_CACHE_BYTES	((size_t)16 << 14)
 static __thread uint64_t *fresh_cache;	/* made by this thread's last unwind */
-/* libunwind's other anonymous memory (its pools, a page at a time), not yet told. */
-#define FRESH_POOLS	8
-static __thread struct { uintptr_t lo, hi; } fresh_pool[FRESH_POOLS];
-static __thread int nfresh_pool;
+/* libunwind's anonymous memory not told to own_fn yet (its cache, its pools). */
+#define FRESH_MAX	8
+static __thread struct { uintptr_t lo, hi; } fresh[FRESH_MAX];
+static __thread int nfresh;
 
 static void *fake_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -99,9 +99,9 @@ static void *fake_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		return p;
 	if (len == TRACE_CACHE_BYTES)
 		fresh_cache = p;
-	else if (nfresh_pool < FRESH_POOLS) {
-		fresh_pool[nfresh_pool].lo = (uintptr_t)p;
-		fresh_pool[nfresh_pool++].hi = (uintptr_t)p + len;
+	if (nfresh < FRESH_MAX) {
+		fresh[nfresh].lo = (uintptr_t)p;
+		fresh[nfresh++].hi = (uintptr_t)p + len;
 	}
 	return p;
 }
@@ -136,13 +136,11 @@ static int backtrace_trimmed(void **ip, int n)
 
 	if (__builtin_expect(fresh_cache != NULL, 0)) {
 		trim_cache(fresh_cache);
-		if (own_fn)
-			own_fn((uintptr_t)fresh_cache, (uintptr_t)fresh_cache + TRACE_CACHE_BYTES);
 		fresh_cache = NULL;
 	}
-	for (; nfresh_pool > 0; nfresh_pool--)
+	for (; nfresh > 0; nfresh--)
 		if (own_fn)
-			own_fn(fresh_pool[nfresh_pool - 1].lo, fresh_pool[nfresh_pool - 1].hi);
+			own_fn(fresh[nfresh - 1].lo, fresh[nfresh - 1].hi);
 	return got;
 }
 

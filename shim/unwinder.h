@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 typedef int (*unwinder_fn)(void **ip, int n);
-/* Told of each trace cache libunwind maps, from the unwind that mapped it. */
+/* Told of each anonymous mapping libunwind makes, after the unwind that made it. */
 typedef void (*unwinder_own_fn)(uint64_t start, uint64_t end);
 
 /*
@@ -19,8 +19,8 @@ typedef void (*unwinder_own_fn)(uint64_t start, uint64_t end);
  * Returns unw_backtrace with *@why NULL; or glibc's backtrace() (libc's
  * own, whatever "backtrace" binds to in the global scope) with *@why
  * saying why not libunwind (nothing of libunwind was then run).  @own
- * hears of every per-thread trace cache (libunwind's memory, not the
- * workload's), the first one from within this call.
+ * hears of libunwind's anonymous memory (per-thread trace caches, pools:
+ * its, not the workload's), the first from within this call.
  */
 unwinder_fn unwinder_load(const char **why, int (*all_signals_blocked)(void),
 			   unwinder_own_fn own);
