@@ -271,33 +271,41 @@ static void own_changed(void)
 		(void)shim_mmsem_publish(shim.mm, shim.pid, &own_mem);
 }
 
-/* [lo, hi) is no longer ours: cut it out of the ranges (they may be merged ones). */
+/*
+ * [lo, hi) is no longer ours: cut it out of the ranges (they may be merged
+ * ones; an oracle's key buffer is not a whole number of pages).  Cutting out of a range's middle leaves two: the ranges the cut
+ * does not touch are kept first, the parts around the cut only while the
+ * list has room (a dropped part is shadowed from then on, as any memory).
+ */
 void shim_own_forget(uint64_t lo, uint64_t hi)
 {
 	struct shim_own old = own_mem;
-	int changed = 0;
+	uint32_t untouched = 0;
 
+	hi = (hi + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);	/* as shim_own_add */
+	for (uint32_t i = 0; i < old.n; i++)
+		untouched += old.r[i].end <= lo || old.r[i].start >= hi;
+	if (untouched == old.n)
+		return;
 	own_mem.n = 0;
 	for (uint32_t i = 0; i < old.n; i++) {
 		uint64_t s = old.r[i].start, e = old.r[i].end;
 
 		if (e <= lo || s >= hi) {
 			own_mem.r[own_mem.n++] = old.r[i];
+			untouched--;
 			continue;
 		}
-		changed = 1;
-		/* The parts around it stay ours, as long as the list has room. */
-		if (s < lo && own_mem.n < SHIM_OWN_RANGES) {
+		if (s < lo && own_mem.n + untouched < SHIM_OWN_RANGES) {
 			own_mem.r[own_mem.n].start = s;
 			own_mem.r[own_mem.n++].end = lo;
 		}
-		if (e > hi && own_mem.n < SHIM_OWN_RANGES) {
+		if (e > hi && own_mem.n + untouched < SHIM_OWN_RANGES) {
 			own_mem.r[own_mem.n].start = hi;
 			own_mem.r[own_mem.n++].end = e;
 		}
 	}
-	if (changed)
-		own_changed();
+	own_changed();
 }
 
 void shim_own_add(uint64_t start, uint64_t end)
