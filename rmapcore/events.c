@@ -11,8 +11,9 @@ __thread struct rmap_current rmap_cur;
 static __thread rmap_sink_fn sink_fn;
 static __thread void *sink_ctx;
 static __thread uint32_t sink_mask = ~0u;
+__thread uint32_t rmap_sink_wants;	/* sink_fn ? sink_mask : 0 */
 /* Not in rmap_cur: rmap.c saves and restores that around page walks. */
-static __thread uint64_t thread_counts[RMAP_EV_NR_TYPES];
+__thread uint64_t rmap_thread_counts[RMAP_EV_NR_TYPES];
 
 static const char *const cause_names[RMAP_CAUSE_NR] = {
 	[RMAP_CAUSE_NONE] = "none",
@@ -57,16 +58,18 @@ void rmap_set_sink(rmap_sink_fn fn, void *ctx)
 {
 	sink_fn = fn;
 	sink_ctx = ctx;
+	rmap_sink_wants = fn ? sink_mask : 0;
 }
 
 void rmap_set_sink_mask(uint32_t mask)
 {
 	sink_mask = mask;
+	rmap_sink_wants = sink_fn ? mask : 0;
 }
 
 const uint64_t *rmap_thread_event_counts(void)
 {
-	return thread_counts;
+	return rmap_thread_counts;
 }
 
 static void deliver(struct rmap_arena *a, const struct rmap_event *ev)
@@ -92,18 +95,12 @@ static void fill(struct rmap_event *ev, struct rmap_arena *a, enum rmap_event_ty
 	}
 }
 
-/* A transition or outcome: count it in this thread's slot, then tell the sink. */
-void emit(struct rmap_arena *a, enum rmap_event_type type, rmap_page_t page,
-	  int old_mc, int new_mc, int32_t value)
+/* emit's slow path: the sink takes events of @type. */
+void emit_to_sink(struct rmap_arena *a, enum rmap_event_type type, rmap_page_t page,
+		  int old_mc, int new_mc, int32_t value)
 {
-	int shared;
-	struct thread_slot *s = thread_slot(a, &shared);
-
-	slot_add(&s->ev[type][rmap_cur.cause], 1, shared);
-	thread_counts[type]++;
-	if (likely(!sink_fn) || !(sink_mask & (1u << type)))
-		return;
 	struct rmap_event ev;
+
 	fill(&ev, a, type, page);
 	ev.old_mapcount = old_mc;
 	ev.new_mapcount = new_mc;
@@ -118,7 +115,7 @@ void note_race(struct rmap_arena *a, enum rmap_race race, rmap_page_t page)
 
 	slot_add(&s->race[race], 1, shared);
 	slot_add(&s->ev[RMAP_EV_RACE][rmap_cur.cause], 1, shared);
-	thread_counts[RMAP_EV_RACE]++;
+	rmap_thread_counts[RMAP_EV_RACE]++;
 	if (!sink_fn)
 		return;
 	struct rmap_event ev;
@@ -138,7 +135,7 @@ void note_violation(struct rmap_arena *a, rmap_page_t page, const char *what)
 	(void)what;
 	__atomic_fetch_add(&a->violations, 1, __ATOMIC_RELAXED);
 	slot_add(&s->ev[RMAP_EV_VIOLATION][rmap_cur.cause], 1, shared);
-	thread_counts[RMAP_EV_VIOLATION]++;
+	rmap_thread_counts[RMAP_EV_VIOLATION]++;
 	if (!sink_fn)
 		return;
 	struct rmap_event ev;

@@ -334,8 +334,6 @@ static inline void set_current_op(enum rmap_cause cause, rmap_mm_t mm, uint64_t 
 	rmap_cur.mm = mm;
 	rmap_cur.addr = addr;
 }
-void emit(struct rmap_arena *a, enum rmap_event_type type, rmap_page_t page,
-	  int old_mc, int new_mc, int32_t value);
 void note_race(struct rmap_arena *a, enum rmap_race race, rmap_page_t page);
 void note_violation(struct rmap_arena *a, rmap_page_t page, const char *what);
 void nr_mapped_add(struct rmap_arena *a, int delta);
@@ -366,6 +364,25 @@ static inline void slot_add(uint64_t *p, uint64_t v, int shared)
 		STORE(p, LOAD(p) + v);	/* one writer: no locked RMW */
 	else
 		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+/* ---- events.c: a transition's counting, inline (fork and exit emit per pte) ---- */
+extern __thread uint64_t rmap_thread_counts[RMAP_EV_NR_TYPES];
+extern __thread uint32_t rmap_sink_wants;	/* types the sink takes; 0: no sink */
+void emit_to_sink(struct rmap_arena *a, enum rmap_event_type type, rmap_page_t page,
+		  int old_mc, int new_mc, int32_t value);
+
+/* A transition or outcome: count it in this thread's slot, then tell the sink. */
+static inline void emit(struct rmap_arena *a, enum rmap_event_type type, rmap_page_t page,
+			int old_mc, int new_mc, int32_t value)
+{
+	int shared;
+	struct thread_slot *s = thread_slot(a, &shared);
+
+	slot_add(&s->ev[type][rmap_cur.cause], 1, shared);
+	rmap_thread_counts[type]++;
+	if (unlikely(rmap_sink_wants & (1u << type)))
+		emit_to_sink(a, type, page, old_mc, new_mc, value);
 }
 int32_t current_tid(void);
 int dead_owner_since(uint64_t *start, uint32_t owner);
