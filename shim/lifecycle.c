@@ -299,12 +299,13 @@ static void exit_entered(int status, uint32_t how);
 
 /*
  * exit(), _exit() and _Exit() through the PLT (trampolines.S, @kind 0, 1,
- * 2): the stack is taken here, at the call, with the caller as its first
- * frame.  exit()'s teardown stays in at_exit, after the program's own
- * atexit handlers (which may still map or fork, traced); the others tear
- * down now.  NULL only for a warm-up; else the real function.
+ * 2, called from @site): the stack is taken here, at the call, with the
+ * caller as its first frame.  exit()'s teardown stays in at_exit, after
+ * the program's own atexit handlers (which may still map or fork,
+ * traced); the others tear down now.  NULL only for a warm-up; else the
+ * real function.
  */
-void *shim_exit_note(int status, int kind)
+void *shim_exit_note(int status, int kind, uint64_t site)
 {
 	uint32_t id;
 
@@ -313,6 +314,7 @@ void *shim_exit_note(int status, int kind)
 	id = shim_stack();		/* the one call: see shim_exit_warm */
 	if (shim_stacks_warming())
 		return NULL;
+	shim_mmsem_set_exit_site(shim.parent_mm, site);
 	t_exit_stack = id;
 	t_exit_stack_taken = 1;
 	if (kind)
@@ -330,17 +332,31 @@ real:
  * shim_exit_note's, shim_stack's callee's) and the call site, each a
  * DWARF lookup with copy-on-write faults on the cache and libunwind's
  * pools.  Once per forking thread, before its first fork, the parent runs
- * the same path up to the trampoline's own return: its children then miss
- * only the program's call site.
+ * the same path up to the trampoline's own return; the call site, which
+ * only the children run, once they have told it (their parent's mmsem
+ * slot holds the last one).  Its children then miss nothing there.
  */
 static void shim_exit_warm(void)
 {
 	static __thread int warm;
+	static __thread uint64_t sites[16];	/* warmed call sites, a ring */
+	static __thread unsigned nsites;
+	uint64_t site;
 
-	if (warm || !shim.cfg.stacks)
+	if (!shim.cfg.stacks)
 		return;
-	warm = 1;
-	shim_stacks_warm(shim_exit_trampoline);
+	if (!warm) {
+		warm = 1;
+		shim_stacks_warm(shim_exit_trampoline);
+	}
+	site = shim_mmsem_exit_site(shim.mm);
+	if (!site)
+		return;
+	for (unsigned i = 0; i < sizeof(sites) / sizeof(sites[0]); i++)
+		if (sites[i] == site)
+			return;
+	sites[nsites++ % (sizeof(sites) / sizeof(sites[0]))] = site;
+	shim_stacks_warm_from(site);
 }
 
 void shim_fork_prepare(void)
@@ -348,6 +364,12 @@ void shim_fork_prepare(void)
 	t_fork_held = shim_enter();
 	if (!t_fork_held)
 		return;
+	/*
+	 * Before the reconciliation: a warm-up may touch memory the program
+	 * sees (a sanitizer's shadow of the stack it runs on), which the fork
+	 * must copy as the shadow's fork does.
+	 */
+	shim_exit_warm();
 	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK, SHIM_RECON_TRUST);
 	/*
 	 * Unwinding writes our stack and libunwind's state: after the fork
@@ -355,7 +377,6 @@ void shim_fork_prepare(void)
 	 * and a COW break the shadow then replays.  Before it, nothing.
 	 */
 	t_fork_stack = shim_stack();
-	shim_exit_warm();
 	t_fork_t0 = rlog_now_ns();
 }
 

@@ -44,6 +44,7 @@ struct mmsem_slot {
 	int32_t child_pid;
 	rmap_mm_t child_mm;
 	uint32_t touch;		/* written before locking (shim_mmsem_lock) */
+	uint64_t exit_site;	/* shim_mmsem_set_exit_site: a child's, any time */
 	int32_t own_pid;	/* whose list own is; 0: none published */
 	struct shim_own own;
 } __attribute__((aligned(256)));
@@ -189,6 +190,21 @@ rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child)
 	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
 
 	return s && s->child_pid == child ? s->child_mm : 0;
+}
+
+void shim_mmsem_set_exit_site(rmap_mm_t mm, uint64_t site)
+{
+	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+
+	if (s && __atomic_load_n(&s->exit_site, __ATOMIC_RELAXED) != site)
+		__atomic_store_n(&s->exit_site, site, __ATOMIC_RELAXED);
+}
+
+uint64_t shim_mmsem_exit_site(rmap_mm_t mm)
+{
+	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+
+	return s ? __atomic_load_n(&s->exit_site, __ATOMIC_RELAXED) : 0;
 }
 
 /*

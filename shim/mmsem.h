@@ -23,6 +23,13 @@ void shim_mmsem_unlock(rmap_mm_t mm);
 void shim_mmsem_handoff(rmap_mm_t mm, pid_t child_pid, rmap_mm_t child_mm);
 /* Under @mm's slot: the mm handed to @child_pid, or 0. */
 rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child_pid);
+/*
+ * Where a fork child of @mm called exit() from (a return address; 0 if
+ * none yet), for @mm's next fork to warm the unwinder there.  A hint
+ * only: any value is safe (shim_stacks_warm_from).
+ */
+void shim_mmsem_set_exit_site(rmap_mm_t mm, uint64_t site);
+uint64_t shim_mmsem_exit_site(rmap_mm_t mm);
 
 /*
  * The shim's own anonymous memory in a process (reconcile.c's scratch,

@@ -93,7 +93,7 @@ void shim_atfork_parent(void);
 void shim_atfork_child(void);
 
 void shim_exit(int status, uint32_t how);	/* enum rlog_exit_how */
-void *shim_exit_note(int status, int kind);	/* exit, _exit, _Exit: stack, teardown */
+void *shim_exit_note(int status, int kind, uint64_t site);	/* exit, _exit, _Exit */
 void shim_exit_trampoline(void);	/* exit's entry (trampolines.S), for a warm-up */
 void shim_log_proc(uint16_t type, pid_t pid, pid_t ppid, rmap_mm_t mm,
 		   rmap_mm_t parent_mm, uint32_t how, const char *exe);
@@ -141,6 +141,10 @@ uint32_t shim_stack(void);		/* 0 if stacks are off */
 /* Unwind through @path's shim_stack call, caching its frames, logging none. */
 void shim_stacks_warm(void (*path)(void));
 int shim_stacks_warming(void);
+/* Cache the frame of return address @ra, which this thread never ran. */
+void shim_stacks_warm_from(uint64_t ra);
+/* trampolines.S: @fn on @stack, as if called from @ra. */
+void shim_call_from(void *ra, void *stack, void (*fn)(void));
 void shim_modules_refresh(int force);	/* RLOG_MODULES if the set changed */
 int shim_dl_changed(void);		/* loads/unloads since the last call */
 

@@ -69,6 +69,7 @@ shim_exit_trampoline:
 	xor	%esi, %esi
 1:	push	%rdi			/* status; realigns to 16 for the call */
 	.cfi_adjust_cfa_offset 8
+	mov	8(%rsp), %rdx		/* the call site: our return address */
 	call	shim_exit_note@PLT
 	pop	%rdi
 	.cfi_adjust_cfa_offset -8
@@ -80,5 +81,48 @@ shim_exit_trampoline:
 	.size	_Exit, .-_Exit
 	.size	_exit, .-_exit
 	.size	exit, .-exit
+
+	/*
+	 * void shim_call_from(void *ra, void *stack, void (*fn)(void)):
+	 * @fn runs on @stack as if called from @ra, for an unwinder to learn
+	 * @ra's frame (shim_stacks_warm_from).  The frame below @fn says so
+	 * to DWARF: its return address is @ra, pushed on @stack, and %rbp
+	 * points into @stack too, so that whatever rule @ra's frame has, the
+	 * next return address read is one of @stack's zeroes: the end.
+	 */
+	.globl	shim_call_from
+	.hidden	shim_call_from
+	.type	shim_call_from, @function
+shim_call_from:
+	.cfi_startproc
+	push	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	push	%rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbx, 0
+	mov	%rsp, %rbx
+	.cfi_def_cfa_register %rbx
+	.cfi_remember_state
+	and	$-16, %rsi
+	lea	256(%rsi), %rbp
+	lea	-8(%rsi), %rsp		/* 16-aligned after the push */
+	push	%rdi
+	.cfi_def_cfa %rsp, 8		/* called from @ra */
+	.cfi_same_value %rbp
+	.cfi_same_value %rbx
+	call	*%rdx
+	mov	%rbx, %rsp
+	.cfi_restore_state
+	.cfi_def_cfa_register %rsp
+	pop	%rbx
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbx
+	pop	%rbp
+	.cfi_adjust_cfa_offset -8
+	.cfi_restore %rbp
+	ret
+	.cfi_endproc
+	.size	shim_call_from, .-shim_call_from
 
 	.section .note.GNU-stack, "", @progbits

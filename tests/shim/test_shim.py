@@ -6,6 +6,7 @@ oracle agreement at every explicit checkpoint.
 
 usage: test_shim.py CASE BUILD_DIR PROGS_DIR [MODE]
 """
+import collections
 import json
 import os
 import shutil
@@ -261,6 +262,7 @@ def case_oracle_budget():
 
 OP_SAMPLE = 14  # enum rlog_map_op
 DUP_EVENT = 2  # enum rmap_event_type: RMAP_EV_DUP
+CAUSE_EXIT = 7  # enum rmap_cause: RMAP_CAUSE_EXIT
 
 
 def case_sample_quiet():
@@ -431,6 +433,45 @@ def case_vmasilent():
     os.unlink(ranges_file)
     print("vmasilent: %(dups)d ptes copied by the shadow forks, none in %(ro)d read-only "
           "file vmas" % seen)
+
+
+def case_exitsites():
+    """Fork children exit from call sites their parent never runs (exitsites:
+    four, round robin, one with a frame larger than the warm-up's stack of
+    zeroes, one through %rbp); once a child has told it the site, the parent
+    warms its unwinder there (shim_stacks_warm_from).  Every child's exit
+    stack (of its exit TRANSITION_AGG) must be the same frame for frame as
+    the first child's that left from that site, which nothing warmed."""
+    def inspect(run_dir, log):
+        root = log.proc_starts()[0]
+        stacks = {}
+        for p in log.of("STACK"):
+            pid, sid, n = struct.unpack_from("<iII", p)
+            stacks[(pid, sid)] = struct.unpack_from("<%dQ" % n, p, 16)
+        exits = {}
+        for p in log.of("TRANSITION_AGG"):
+            pid, sid, cause, op = struct.unpack_from("<iIII", p)
+            if pid != root and cause == CAUSE_EXIT and op == 0:
+                exits[pid] = stacks.get((pid, sid))
+        check(len(exits) == 24 and all(exits.values()),
+              "exitsites: %d children with an exit stack, 24 expected: %s"
+              % (len(exits), sorted(exits.items())[:4]))
+        by_site = collections.defaultdict(list)
+        for pid in sorted(exits):
+            by_site[exits[pid][0]].append(exits[pid])
+        check(len(by_site) == 4 and all(len(v) == 6 for v in by_site.values()),
+              "exitsites: children by exit site %s, 4 sites of 6 expected"
+              % {hex(k): len(v) for k, v in by_site.items()})
+        for site, got in by_site.items():
+            check(len(got[0]) >= 3, "exitsites: site %x: stack %s" % (site, got[0]))
+            odd = [g for g in got[1:] if g != got[0]]
+            check(not odd, "exitsites: site %x: warmed children's stacks differ from the "
+                  "first's:\n  %s\n  %s" % (site, [hex(i) for i in got[0]],
+                                            [hex(i) for i in odd[0]] if odd else ""))
+        seen.update(frames=sorted(len(v[0]) for v in by_site.values()))
+    seen = {}
+    traced([os.path.join(PROGS, "exitsites"), "24"], "exitsites", inspect=inspect)
+    print("exitsites: 4 sites x 6 children, identical exit stacks of %s frames" % seen["frames"])
 
 
 def case_preload_only():
