@@ -40,7 +40,7 @@ static __thread uint64_t wait_hook_ns;
 static void atfork_child(void)
 {
 	memset(rmap_tcache, 0, sizeof(rmap_tcache));
-	tls_tid = 0;
+	tls_tid = (int32_t)getpid();	/* its only thread: no gettid syscall, nor its libc page */
 	memset(hold_depth, 0, sizeof(hold_depth));
 }
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;

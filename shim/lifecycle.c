@@ -30,7 +30,7 @@ __thread int shim_fork_wrapped;
 __thread int shim_vforking;
 static __thread int t_fork_held;	/* prepare took mm_lock for this fork */
 static __thread rmap_mm_t t_locked_mm;	/* whose mmsem slot this thread holds */
-static __thread sigset_t t_saved_mask;	/* the workload's mask, while ours blocks all */
+static __thread uint64_t t_saved_mask;	/* the workload's mask, while ours blocks all */
 static __thread int t_sigs_blocked;
 
 #define MM_WAIT_NS	5000000000ull	/* a fork child's longest wait for its mm */
@@ -107,17 +107,28 @@ static void reconcile_self(uint32_t op, uint32_t cause, unsigned flags)
  * multiprocessing's terminate() did exactly that.  Every shim section runs
  * with the blockable signals blocked; SIGKILL remains the supervisor's.
  */
+/*
+ * rt_sigprocmask without libc: sigfillset's and then pthread_sigmask's
+ * libc pages were a fault in every fork child, which runs nothing else
+ * there.  glibc's internal signals (SIGCANCEL, SIGSETXID: 32 and 33) stay
+ * unblocked, as pthread_sigmask keeps them; the kernel's set is 64 bits.
+ */
+static void set_sigmask(int how, const uint64_t *set, uint64_t *old)
+{
+	register long size __asm__("r10") = sizeof(*set);
+	long ret = SYS_rt_sigprocmask;
+
+	__asm__ volatile("syscall"
+			 : "+a"(ret)
+			 : "D"((long)how), "S"(set), "d"(old), "r"(size)
+			 : "rcx", "r11", "memory");
+}
+
 void shim_block_signals(void)
 {
-	sigset_t all;
+	const uint64_t all = ~(3ull << (32 - 1));
 
-	/*
-	 * sigfillset without the call: its libc page was a fault in half the
-	 * fork children.  pthread_sigmask drops glibc's internal signals, as
-	 * sigfillset would.
-	 */
-	memset(&all, 0xff, sizeof(all));
-	pthread_sigmask(SIG_BLOCK, &all, &t_saved_mask);
+	set_sigmask(SIG_BLOCK, &all, &t_saved_mask);
 	t_sigs_blocked = 1;
 }
 
@@ -130,7 +141,7 @@ void shim_restore_signals(void)
 {
 	if (t_sigs_blocked) {
 		t_sigs_blocked = 0;
-		pthread_sigmask(SIG_SETMASK, &t_saved_mask, NULL);
+		set_sigmask(SIG_SETMASK, &t_saved_mask, NULL);
 	}
 }
 
@@ -151,7 +162,7 @@ void shim_fork_child(int dup_pending)
 	t_locked_mm = 0;		/* the parent's thread owns that slot */
 	shim_fork_wrapped = 0;
 	shim_restore_signals();		/* blocked by the parent's prepare */
-	rlog_thread_reset();
+	rlog_thread_reset(dup_pending ? shim.pid : 0);	/* our fork's child: tid == pid */
 	shim_stacks_reset();
 	shim_wtrack_forget();
 	shim_vmawatch_reset();
@@ -371,6 +382,12 @@ void shim_fork_prepare(void)
 	 */
 	shim_exit_warm();
 	reconcile_self(RLOG_OP_RECONCILE, RMAP_CAUSE_FORK, SHIM_RECON_TRUST);
+	/*
+	 * The child would inherit the /proc fds, only to close them; with one
+	 * thread nothing after the fork reads them (shim_fork_parent).
+	 */
+	if (__libc_single_threaded)
+		shim_proc_fds_close();
 	/*
 	 * Unwinding writes our stack and libunwind's state: after the fork
 	 * each page of those was a copy-on-write fault while the child lives,

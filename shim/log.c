@@ -65,6 +65,7 @@ static LOG_TLS uint64_t tls_pos = NO_SEGMENT;
 static LOG_TLS struct rlog *tls_log;
 static LOG_TLS pid_t tls_pid;
 static LOG_TLS pid_t tls_tid;
+static LOG_TLS pid_t tls_known_tid;	/* rlog_thread_reset's, for the next own_thread_state */
 static LOG_TLS pid_t tls_trusted_pid;	/* rlog_thread_trust_pid */
 
 static struct rlog_file_header *hdr_of(struct rlog *l)
@@ -207,7 +208,7 @@ void rlog_detach(struct rlog *l)
 	if (!l)
 		return;
 	if (tls_log == l)
-		rlog_thread_reset();
+		rlog_thread_reset(0);
 	munmap(l, file_size(hdr_of(l)->seg_size, hdr_of(l)->nseg));
 }
 
@@ -234,7 +235,7 @@ int rlog_trim_at(struct rlog *l, int dirfd, const char *path)
 		close(fd);
 	}
 	if (tls_log == l)
-		rlog_thread_reset();
+		rlog_thread_reset(0);
 	munmap(l, mapped);
 	return err;
 }
@@ -252,12 +253,13 @@ const struct rlog_file_header *rlog_header(const struct rlog *l)
 	return (const struct rlog_file_header *)l;
 }
 
-void rlog_thread_reset(void)
+void rlog_thread_reset(pid_t tid)
 {
 	__atomic_store_n(&tls_pos, NO_SEGMENT, __ATOMIC_RELAXED);
 	tls_log = NULL;
 	tls_pid = 0;
 	tls_trusted_pid = 0;
+	tls_known_tid = tid;
 }
 
 /* First writer to find the log full says so, once for the whole tree. */
@@ -356,7 +358,9 @@ static void own_thread_state(struct rlog *l)
 	__atomic_fetch_add(&hdr_of(l)->seq, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&tls_pos, NO_SEGMENT, __ATOMIC_RELAXED);
 	tls_log = l;
-	tls_tid = (pid_t)syscall(SYS_gettid);
+	/* A fork child's needs no syscall, nor the fault on its libc page. */
+	tls_tid = tls_known_tid ? tls_known_tid : (pid_t)syscall(SYS_gettid);
+	tls_known_tid = 0;
 	tls_pid = pid;
 }
 

@@ -140,8 +140,10 @@ int rlog_note(struct rlog *l, int32_t pid, enum rlog_note_level level,
  * Forget the calling thread's segment: for a fork child's atfork handler,
  * or a thread about to exit.  The pid check catches every other fork, but
  * not one made while the pid is trusted (below): that child must call it.
+ * @tid: the thread's id if the caller knows it (a fork child's only thread
+ * is its pid), else 0.
  */
-void rlog_thread_reset(void);
+void rlog_thread_reset(pid_t tid);
 /* The caller knows this thread is in process @pid (0: no longer): see log.c. */
 void rlog_thread_trust_pid(pid_t pid);
 

@@ -50,7 +50,8 @@
 /* The tracepoint's raw record: common fields (8 bytes), then the mm. */
 #define RAW_MM_OFF	8
 
-static struct {
+/* Reset by every fork child: in the page it writes anyway. */
+static SHIM_CHILD_WRITES struct {
 	struct perf_event_mmap_page *pg;	/* NULL: not watching */
 	uint64_t mm;			/* our mm's address, as the records give it */
 	uint64_t mark;			/* data_head the last check read up to */
