@@ -269,19 +269,22 @@ struct mod_walk {
 static int module_cb(struct dl_phdr_info *info, size_t sz, void *arg)
 {
 	struct mod_walk *w = arg;
-	const char *path = module_path(info);
+	const char *path;
 	uint32_t idlen;
-	const uint8_t *id = build_id(info, &idlen);
-	size_t need = sizeof(struct rlog_module) + rlog_str_size(strlen(path)) +
-		      rlog_str_size(idlen);
+	const uint8_t *id;
+	size_t need;
 	struct rlog_module *m;
 
 	if (sz >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
 		w->adds = info->dlpi_adds;
 		w->subs = info->dlpi_subs;
 	}
+	/* Nothing else: a fork child's check touched strlen's libc page. */
 	if (w->counters_only)
 		return 1;
+	path = module_path(info);
+	id = build_id(info, &idlen);
+	need = sizeof(struct rlog_module) + rlog_str_size(strlen(path)) + rlog_str_size(idlen);
 	if (!w->out) {
 		w->size += need;
 		return 0;
