@@ -49,7 +49,7 @@ static void mm_end(struct mmcall *c, int ok, uint64_t lo, uint64_t hi,
 
 static uint64_t page_end(const void *addr, size_t len)
 {
-	return ((uintptr_t)addr + len + PAGE_MASK_) & ~PAGE_MASK_;
+	return shim_page_up((uintptr_t)addr + len);
 }
 
 /*

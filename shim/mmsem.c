@@ -207,6 +207,60 @@ uint64_t shim_mmsem_exit_site(rmap_mm_t mm)
 	return s ? __atomic_load_n(&s->exit_site, __ATOMIC_RELAXED) : 0;
 }
 
+int shim_own_cut(struct shim_own *o, uint64_t lo, uint64_t hi)
+{
+	struct shim_own old = *o;
+	uint32_t untouched = 0;
+
+	for (uint32_t i = 0; i < old.n; i++)
+		untouched += old.r[i].end <= lo || old.r[i].start >= hi;
+	if (untouched == old.n)
+		return 0;
+	/* The ranges the cut misses first: a split must not push one out. */
+	o->n = 0;
+	for (uint32_t i = 0; i < old.n; i++) {
+		uint64_t s = old.r[i].start, e = old.r[i].end;
+
+		if (e <= lo || s >= hi) {
+			o->r[o->n++] = old.r[i];
+			untouched--;
+			continue;
+		}
+		if (s < lo && o->n + untouched < SHIM_OWN_RANGES) {
+			o->r[o->n].start = s;
+			o->r[o->n++].end = lo;
+		}
+		if (e > hi && o->n + untouched < SHIM_OWN_RANGES) {
+			o->r[o->n].start = hi;
+			o->r[o->n++].end = e;
+		}
+	}
+	return 1;
+}
+
+int shim_own_insert(struct shim_own *o, uint64_t start, uint64_t end)
+{
+	uint32_t i;
+
+	/* Next to one of ours (libunwind's pool grows a page at a time): one range. */
+	for (i = 0; i < o->n; i++)
+		if (o->r[i].end == start || o->r[i].start == end) {
+			if (o->r[i].end == start)
+				o->r[i].end = end;
+			else
+				o->r[i].start = start;
+			return 1;
+		}
+	if (o->n == SHIM_OWN_RANGES)
+		return 0;
+	for (i = o->n; i > 0 && o->r[i - 1].start > start; i--)
+		o->r[i] = o->r[i - 1];
+	o->r[i].start = start;
+	o->r[i].end = end;
+	o->n++;
+	return 1;
+}
+
 /*
  * The owner updates its list under its slot, where readers are too; a fork
  * parent writes its child's before the child runs, when an on-behalf

@@ -49,6 +49,17 @@ struct shim_own {
 };
 
 /*
+ * The list's arithmetic, on page-aligned bounds; 1 if @o changed.
+ * shim_own_cut: [lo, hi) is not ours any more; shim_own_insert: [start,
+ * end) is, a range of its own or grown onto an adjacent one.  A full list
+ * takes no new range, and a cut out of a range's middle keeps the part
+ * above only while there is room: what the list leaves out is shadowed,
+ * as any memory.
+ */
+int shim_own_cut(struct shim_own *o, uint64_t lo, uint64_t hi);
+int shim_own_insert(struct shim_own *o, uint64_t start, uint64_t end);
+
+/*
  * @own as @pid's list for @mm (NULL: none, at exit, exec and reap).  The
  * caller holds @mm's slot, or creates @mm (a fork parent, before the
  * child runs).  -ENOSPC if @mm has no slot of its own (an arena with

@@ -120,7 +120,7 @@ static int overflow_said;
  */
 static int scratch_map(void)
 {
-	size_t len = (sizeof(*scr) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+	size_t len = shim_page_up(sizeof(*scr));
 	long p;
 
 	if (scr)
@@ -271,69 +271,20 @@ static void own_changed(void)
 		(void)shim_mmsem_publish(shim.mm, shim.pid, &own_mem);
 }
 
-/*
- * [lo, hi) is no longer ours: cut it out of the ranges (they may be merged
- * ones; an oracle's key buffer is not a whole number of pages).  Cutting out of a range's middle leaves two: the ranges the cut
- * does not touch are kept first, the parts around the cut only while the
- * list has room (a dropped part is shadowed from then on, as any memory).
- */
+/* An oracle's key buffer is not a whole number of pages: whole pages here. */
 void shim_own_forget(uint64_t lo, uint64_t hi)
 {
-	struct shim_own old = own_mem;
-	uint32_t untouched = 0;
-
-	hi = (hi + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);	/* as shim_own_add */
-	for (uint32_t i = 0; i < old.n; i++)
-		untouched += old.r[i].end <= lo || old.r[i].start >= hi;
-	if (untouched == old.n)
-		return;
-	own_mem.n = 0;
-	for (uint32_t i = 0; i < old.n; i++) {
-		uint64_t s = old.r[i].start, e = old.r[i].end;
-
-		if (e <= lo || s >= hi) {
-			own_mem.r[own_mem.n++] = old.r[i];
-			untouched--;
-			continue;
-		}
-		if (s < lo && own_mem.n + untouched < SHIM_OWN_RANGES) {
-			own_mem.r[own_mem.n].start = s;
-			own_mem.r[own_mem.n++].end = lo;
-		}
-		if (e > hi && own_mem.n + untouched < SHIM_OWN_RANGES) {
-			own_mem.r[own_mem.n].start = hi;
-			own_mem.r[own_mem.n++].end = e;
-		}
-	}
-	own_changed();
+	if (shim_own_cut(&own_mem, lo, shim_page_up(hi)))
+		own_changed();
 }
 
 void shim_own_add(uint64_t start, uint64_t end)
 {
-	uint32_t i;
-
-	end = (end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 	/* A mapping there now: whatever the list had there is gone. */
-	shim_own_forget(start, end);
-	/* Next to one of ours (libunwind's pool grows a page at a time): one range. */
-	for (i = 0; i < own_mem.n; i++)
-		if (own_mem.r[i].end == start || own_mem.r[i].start == end) {
-			if (own_mem.r[i].end == start)
-				own_mem.r[i].end = end;
-			else
-				own_mem.r[i].start = start;
-			own_changed();
-			return;
-		}
-	i = own_mem.n;
-	if (i == SHIM_OWN_RANGES)
-		return;		/* shadowed, as any memory */
-	for (; i > 0 && own_mem.r[i - 1].start > start; i--)
-		own_mem.r[i] = own_mem.r[i - 1];
-	own_mem.r[i].start = start;
-	own_mem.r[i].end = end;
-	own_mem.n++;
-	own_changed();
+	int cut = shim_own_cut(&own_mem, start, shim_page_up(end));
+
+	if (shim_own_insert(&own_mem, start, shim_page_up(end)) || cut)
+		own_changed();
 }
 
 int shim_own_publish(rmap_mm_t mm, pid_t pid)

@@ -34,6 +34,11 @@
 #define PAGE_SHIFT	12
 #define PAGE_SIZE	(1ull << PAGE_SHIFT)
 
+static inline uint64_t shim_page_up(uint64_t x)
+{
+	return (x + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+}
+
 enum shim_verify { SHIM_VERIFY_OFF = 0, SHIM_VERIFY_SAMPLED = 1, SHIM_VERIFY_FULL = 2 };
 
 struct shim_cfg {
