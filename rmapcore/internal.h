@@ -366,6 +366,17 @@ static inline void slot_add(uint64_t *p, uint64_t v, int shared)
 		__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 
+int32_t current_tid(void);
+int dead_owner_since(uint64_t *start, uint32_t owner);
+void tsc_calibrate(struct rmap_arena *a);
+
+/* page lock and page_map_lock (bit spinlocks in page->flags) */
+int trylock_page(struct rmap_arena *a, struct page *p, unsigned site);
+void lock_page(struct rmap_arena *a, struct page *p, unsigned site);
+void unlock_page(struct rmap_arena *a, struct page *p);
+void page_map_lock(struct rmap_arena *a, struct page *p, unsigned site);
+void page_map_unlock(struct rmap_arena *a, struct page *p);
+
 /* ---- events.c: a transition's counting, inline (fork and exit emit per pte) ---- */
 extern __thread uint64_t rmap_thread_counts[RMAP_EV_NR_TYPES];
 extern __thread uint32_t rmap_sink_wants;	/* types the sink takes; 0: no sink */
@@ -384,16 +395,6 @@ static inline void emit(struct rmap_arena *a, enum rmap_event_type type, rmap_pa
 	if (unlikely(rmap_sink_wants & (1u << type)))
 		emit_to_sink(a, type, page, old_mc, new_mc, value);
 }
-int32_t current_tid(void);
-int dead_owner_since(uint64_t *start, uint32_t owner);
-void tsc_calibrate(struct rmap_arena *a);
-
-/* page lock and page_map_lock (bit spinlocks in page->flags) */
-int trylock_page(struct rmap_arena *a, struct page *p, unsigned site);
-void lock_page(struct rmap_arena *a, struct page *p, unsigned site);
-void unlock_page(struct rmap_arena *a, struct page *p);
-void page_map_lock(struct rmap_arena *a, struct page *p, unsigned site);
-void page_map_unlock(struct rmap_arena *a, struct page *p);
 
 /* ---- memory.c ---- */
 uint64_t *pte_lookup(struct rmap_arena *a, struct mm_struct *mm, uint64_t addr, int alloc);

@@ -102,12 +102,6 @@ static void reconcile_self(uint32_t op, uint32_t cause, unsigned flags)
 }
 
 /*
- * A process killed inside rmapcore would leave an arena lock (anon_vma,
- * page_table_lock...) held for the whole tree: SIGTERM from
- * multiprocessing's terminate() did exactly that.  Every shim section runs
- * with the blockable signals blocked; SIGKILL remains the supervisor's.
- */
-/*
  * rt_sigprocmask without libc: sigfillset's and then pthread_sigmask's
  * libc pages were a fault in every fork child, which runs nothing else
  * there.  glibc's internal signals (SIGCANCEL, SIGSETXID: 32 and 33) stay
@@ -124,6 +118,12 @@ static void set_sigmask(int how, const uint64_t *set, uint64_t *old)
 			 : "rcx", "r11", "memory");
 }
 
+/*
+ * A process killed inside rmapcore would leave an arena lock (anon_vma,
+ * page_table_lock...) held for the whole tree: SIGTERM from
+ * multiprocessing's terminate() did exactly that.  Every shim section runs
+ * with the blockable signals blocked; SIGKILL remains the supervisor's.
+ */
 void shim_block_signals(void)
 {
 	const uint64_t all = ~(3ull << (32 - 1));
