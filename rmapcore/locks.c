@@ -153,6 +153,11 @@ void rmap_thread_release(struct rmap_arena *a)
 					      __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
+uint32_t rmap_threads_claimed(const struct rmap_arena *a)
+{
+	return LOAD(&a->threads_claimed);
+}
+
 static void slot_min(uint64_t *p, uint64_t v, int shared)
 {
 	uint64_t old = LOAD(p);

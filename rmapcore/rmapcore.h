@@ -297,11 +297,13 @@ void rmap_lock_stats(const struct rmap_arena *a,
 void rmap_lock_site_contentions(const struct rmap_arena *a,
 				uint64_t out[RMAP_LC_NR][RMAP_LOCK_SITES]);
 /*
- * The calling thread makes no more rmapcore calls on @a (its process is
- * exiting): its statistics slot goes back to be claimed by the next new
- * thread, which keeps adding to the same sums.
+ * The calling thread makes no more rmapcore calls on @a (it, or its
+ * process, is ending): its statistics slot goes back to be claimed by the
+ * next new thread, which keeps adding to the same sums.
  */
 void rmap_thread_release(struct rmap_arena *a);
+/* Statistics slots ever claimed (a released one is claimed again first). */
+uint32_t rmap_threads_claimed(const struct rmap_arena *a);
 
 /*
  * A waiter that spun longer than @threshold_ns is reported to this per-

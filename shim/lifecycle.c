@@ -259,6 +259,38 @@ static void maybe_sample(void)
 		reconcile_self(RLOG_OP_SAMPLE, RMAP_CAUSE_NONE, 0);
 }
 
+/*
+ * A thread's statistics slot in the arena goes back when the thread ends
+ * (rmap_thread_release), not only with its process: a program starting a
+ * thread per task used up the arena's slots, after which every new thread
+ * shared the overflow slot through atomics.  A key's destructor is the
+ * one hook every thread exit runs, by return or pthread_exit.
+ */
+static pthread_key_t slot_key;
+static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
+
+static void slot_release(void *unused)
+{
+	(void)unused;
+	rmap_thread_release(shim.arena);
+}
+
+static void slot_key_create(void)
+{
+	(void)pthread_key_create(&slot_key, slot_release);
+}
+
+static void release_slot_at_exit(void)
+{
+	static __thread int armed;
+
+	if (armed)
+		return;
+	armed = 1;
+	pthread_once(&slot_key_once, slot_key_create);
+	(void)pthread_setspecific(slot_key, &armed);	/* any non-NULL value */
+}
+
 int shim_enter(void)
 {
 	if (shim_busy || !shim.traced)
@@ -281,6 +313,7 @@ int shim_enter(void)
 	shim_mmsem_lock(t_locked_mm);
 	rlog_thread_trust_pid(shim.pid);	/* own_process() just checked */
 	shim_events_thread_init();
+	release_slot_at_exit();
 	/* dlopen, and libc's own (iconv, NSS), map behind our back. */
 	if (shim_dl_changed()) {
 		shim_modules_refresh(0);

@@ -474,6 +474,26 @@ def case_exitsites():
     print("exitsites: 4 sites x 6 children, identical exit stacks of %s frames" % seen["frames"])
 
 
+def case_threadslots():
+    """200 short-lived threads, 4 at a time, each doing rmapcore work: the
+    statistics slot of each goes back when it ends (returned or
+    pthread_exit), so the arena's claimed slots stay near the threads
+    alive at once; kept until the process exits, they were one a thread."""
+    out = tempfile.mktemp(prefix="shimslots.")
+    seen = {}
+
+    def inspect(run_dir, log):
+        with open(out) as f:
+            claimed = f.read().strip()
+        check(claimed.isdigit() and int(claimed) <= 32,
+              "threadslots: %s statistics slots claimed for 200 threads, 4 alive at once"
+              % claimed)
+        seen["claimed"] = claimed
+    traced([os.path.join(PROGS, "threadslots"), out], "threadslots", inspect=inspect)
+    os.unlink(out)
+    print("threadslots: %s slots claimed in the arena for 200 threads" % seen["claimed"])
+
+
 def case_preload_only():
     """LD_PRELOAD + RMAPSHIM_OUT without the supervisor, and bad variables."""
     top = tempfile.mkdtemp(prefix="shimpre.")
