@@ -162,7 +162,7 @@ void shim_fork_child(int dup_pending)
 	t_locked_mm = 0;		/* the parent's thread owns that slot */
 	shim_fork_wrapped = 0;
 	shim_restore_signals();		/* blocked by the parent's prepare */
-	rlog_thread_reset(dup_pending ? shim.pid : 0);	/* our fork's child: tid == pid */
+	rlog_thread_reset(dup_pending ? shim.pid : 0);	/* our fork's: tid == pid */
 	shim_stacks_reset();
 	shim_wtrack_forget();
 	shim_vmawatch_reset();

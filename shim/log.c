@@ -65,7 +65,7 @@ static LOG_TLS uint64_t tls_pos = NO_SEGMENT;
 static LOG_TLS struct rlog *tls_log;
 static LOG_TLS pid_t tls_pid;
 static LOG_TLS pid_t tls_tid;
-static LOG_TLS pid_t tls_known_tid;	/* rlog_thread_reset's, for the next own_thread_state */
+static LOG_TLS pid_t tls_known_tid;	/* rlog_thread_reset's, for own_thread_state */
 static LOG_TLS pid_t tls_trusted_pid;	/* rlog_thread_trust_pid */
 
 static struct rlog_file_header *hdr_of(struct rlog *l)

@@ -14,8 +14,9 @@
  * process ever maps a half-initialized table.  The slot also holds the
  * ranges the mm's owner keeps out of its shadow (shim_mmsem_publish).  A
  * page after the slots is wtrack.c's mailbox to the supervisor (the same
- * file reaches every process of the tree and rmapshim-run alike).  In the preload it is only
- * set up from the constructor (shim_busy set), so its mmap is not traced.
+ * file reaches every process of the tree and rmapshim-run alike).  In the
+ * preload it is only set up from the constructor (shim_busy set), so its
+ * mmap is not traced.
  */
 #include <errno.h>
 #include <pthread.h>
