@@ -40,6 +40,7 @@
 #define PM_EXCLUSIVE	(1ull << 56)
 #define PM_UFFD_WP	(1ull << 57)	/* not written since the last tracked scan */
 #define PM_PFN_MASK	((1ull << 55) - 1)
+#define PM_FILE		(1ull << 61)	/* a file page, or shared anonymous memory */
 #define KPF_NOPAGE	20
 
 /*
@@ -106,6 +107,8 @@ struct scratch {
 	int nk_prepared;
 	struct shim_own theirs;			/* another process's own memory */
 	uint64_t extra[SCRATCH_EXTRA / 8] __attribute__((aligned(64)));
+	/* Only ever read: its read fault maps the zero page (learn_zero_pfn). */
+	char zero_probe[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 };
 
 static struct scratch *scr;
@@ -462,16 +465,52 @@ static int64_t kpageflags(struct recon *r, uint64_t pfn)
 }
 
 /*
+ * The zero page's PFN, from a page of our own that is only ever read, once
+ * per process image (the first own reconciliation to meet a new page).
+ */
+static void learn_zero_pfn(struct recon *r)
+{
+	static int tried;
+	uint64_t pm, addr;
+	int64_t kf;
+	int fd;
+
+	if (tried || zero_pfn || !r->own || !scr)
+		return;
+	tried = 1;
+	addr = (uintptr_t)scr->zero_probe;
+	(void)*(volatile const char *)scr->zero_probe;
+	fd = shim_proc_fd(SHIM_PROC_PAGEMAP);
+	if (fd < 0 || pread(fd, &pm, 8, (off_t)((addr >> PAGE_SHIFT) * 8)) != 8 ||
+	    !(pm & PM_PRESENT) || !(pm & PM_PFN_MASK))
+		return;
+	kf = kpageflags(r, pm & PM_PFN_MASK);
+	if (kf >= 0 && (kf & (1ll << KPF_ZERO_PAGE)))
+		zero_pfn = pm & PM_PFN_MASK;
+}
+
+/*
  * The frame now mapped at @addr, new to the shadow there.  1 if it is no
  * page to count after all: the zero page (its PFN learnt here, the first
- * time it is met) or a PFN with no struct page.
+ * time it is met) or a PFN with no struct page.  In an anonymous vma a
+ * page the pagemap does not call a file page is an anonymous one (no
+ * device memory there) unless it is the zero page: once that is known,
+ * such pages cost no kpageflags read - a syscall a new page, 65,536 of
+ * them to fill 256 MiB, and the two or three a fork's copy-on-write
+ * breaks bring.
  */
 static int fault_in(struct recon *r, const struct kvma *k, uint64_t addr,
 		    uint64_t pm)
 {
 	uint64_t pfn = pm & PM_PFN_MASK;
-	int64_t kf = kpageflags(r, pfn);
 	unsigned ff = 0;
+	int64_t kf;
+
+	learn_zero_pfn(r);
+	if (!k->file.ino && !(pm & PM_FILE) && zero_pfn && pfn != zero_pfn)
+		kf = 1ll << KPF_ANON;
+	else
+		kf = kpageflags(r, pfn);
 
 	/* The zero page is PG_reserved: the kernel never counts it. */
 	if (kf >= 0 && (kf & ((1ll << KPF_ZERO_PAGE) | (1ll << KPF_NOPAGE)))) {
