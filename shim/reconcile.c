@@ -157,6 +157,7 @@ struct recon {
 	struct scan pr;			/* present pages: one scan serves many vmas */
 	struct scan wr;			/* written pages of the tracked vma at hand */
 	int trust;			/* SHIM_RECON_TRUST and write tracking possible */
+	int arm;			/* SHIM_RECON_ARM and write tracking possible */
 	int verifying;			/* --verify=full's re-read of a tracked vma */
 	int registered;			/* vmas registered: park the fd at the end */
 	uint64_t missed;		/* ptes it found that tracking did not flag */
@@ -965,7 +966,8 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 			   .wr = { .flags = SHIM_SCAN_WP_MATCHING | SHIM_SCAN_CHECK_WPASYNC,
 				   .mask = SHIM_PAGE_IS_WRITTEN },
 			   .trust = (flags & SHIM_RECON_TRUST) && !pid &&
-				    shim_wtrack_possible() };
+				    shim_wtrack_possible(),
+			   .arm = (flags & SHIM_RECON_ARM) && !pid && shim_wtrack_possible() };
 	int err, pm_fd, skip_filled, same;
 
 	if (!mm)
@@ -1029,13 +1031,18 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	for (int i = 0; i < r.nk; i++) {
 		if (scr->kv[i].filled_skip)
 			continue;
-		if (r.trust && trackable(&scr->kv[i]))
+		if (r.trust && trackable(&scr->kv[i])) {
 			diff_tracked(&r, pm_fd, &scr->kv[i]);
-		else
-			diff_pages(&r, pm_fd, &scr->kv[i], 0);
+			continue;
+		}
+		/* Registered (again) before the full read, as track_now says. */
+		if (r.arm && trackable(&scr->kv[i]))
+			(void)track_now(&r, pm_fd, &scr->kv[i]);
+		diff_pages(&r, pm_fd, &scr->kv[i], 0);
 	}
-	if (r.trust) {
+	if (r.trust || r.arm)
 		finish_tracking(&r);
+	if (r.trust) {
 		scr->nk_prepared = r.nk;
 		if (!skip_filled)
 			filled_read_ns = rlog_now_ns();

@@ -160,6 +160,7 @@ int shim_dl_changed(void);		/* loads/unloads since the last call */
 #define SHIM_RECON_PAGES	0x1	/* ptes too, not only vmas */
 #define SHIM_RECON_EXTEND	0x2	/* widen to the shadow vmas met (shmdt) */
 #define SHIM_RECON_TRUST	0x4	/* write tracking may spare pagemap reads */
+#define SHIM_RECON_ARM		0x8	/* start write tracking, read in full (checkpoints) */
 /*
  * Bring the shadow mm @mm of process @pid (0: this process) in line with
  * the kernel's view over [lo, hi).  Caller holds that mm's mmap_sem
