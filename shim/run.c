@@ -605,6 +605,8 @@ static void release(struct run *r)
 		rmap_arena_detach(r->arena);
 	if (r->arena_fd >= 0)
 		close(r->arena_fd);
+	if (r->vmawatch_fd >= 0)
+		close(r->vmawatch_fd);
 	close(r->dirfd);
 	free(r->waited);
 	free(r->suspect);
@@ -612,7 +614,7 @@ static void release(struct run *r)
 
 int main(int argc, char **argv)
 {
-	struct run r = { .dirfd = -1, .arena_fd = -1 };
+	struct run r = { .dirfd = -1, .arena_fd = -1, .vmawatch_fd = -1 };
 	sigset_t set, orig;
 	uint32_t nseg;
 	int err, status;
@@ -644,6 +646,9 @@ int main(int argc, char **argv)
 	/* Before the environment: a running sampler turns the call-time one off. */
 	run_start_sample(&r);
 	start_write_tracking(&r);
+	/* Each forking process's first fork then opens its vmawatch event cheaply. */
+	if (r.arena && r.pfn_access)
+		r.vmawatch_fd = shim_vmawatch_hold();
 	prepare_cmd(&r);
 	start_log_populate(&r);
 	start_line(&r);

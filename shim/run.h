@@ -55,6 +55,7 @@ struct run {
 	struct rmap_file_id mmsem_id;	/* kept out of the shadow by the sampler */
 	pthread_t populator;		/* log pages ahead of the claims (run.c) */
 	int populating;			/* it was started */
+	int vmawatch_fd;		/* shim_vmawatch_hold's event, or -1 */
 };
 
 /* run.c */

@@ -229,6 +229,7 @@ int shim_pfn_access(void);
 int shim_vmawatch_unchanged(void);	/* since the last call: before reading them */
 void shim_vmawatch_forked(void);	/* a fork's own write lock of our mm */
 void shim_vmawatch_reset(void);		/* fork child: the ring is not ours */
+int shim_vmawatch_hold(void);		/* rmapshim-run: keeps the tracepoint on */
 
 /* ---- procmaps.c: the kernel's vmas ---- */
 
