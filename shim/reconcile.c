@@ -1025,7 +1025,7 @@ int shim_reconcile(struct shim_op *o, pid_t pid, rmap_mm_t mm, uint64_t lo,
 	/* A run of adjacent vmas read in one go stops where tracking takes over. */
 	for (int i = r.nk; i-- > 0;)
 		scr->kv[i].run_end = i + 1 < r.nk && scr->kv[i + 1].start == scr->kv[i].end &&
-				!(r.trust && trackable(&scr->kv[i + 1])) &&
+				!((r.trust || r.arm) && trackable(&scr->kv[i + 1])) &&
 				!scr->kv[i + 1].filled_skip
 				? scr->kv[i + 1].run_end : scr->kv[i].end;
 	for (int i = 0; i < r.nk; i++) {
