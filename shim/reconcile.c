@@ -716,7 +716,7 @@ static void bits_span(uint64_t word, size_t w, size_t *first, size_t *last, size
 /*
  * mincore()'s bytes for up to 64 pages (bit 0: resident) as a bitmap word,
  * eight at a time (a multiply gathers each byte's low bit): a byte at a
- * time, the loop was a third of a 256 MiB pre-fork reconciliation.
+ * time, the loop was a fifth of a 256 MiB pre-fork reconciliation.
  */
 static uint64_t incore_bits(const unsigned char *v, size_t n)
 {
