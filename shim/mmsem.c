@@ -116,9 +116,17 @@ int shim_mmsem_attach(const char *dir, struct rmap_file_id *id)
 	return 0;
 }
 
-static pthread_mutex_t *slot_of(rmap_mm_t mm)
+/* @mm's slot (shared modulo MMSEM_SLOTS), or NULL without a table or an mm. */
+static struct mmsem_slot *slot_of(rmap_mm_t mm)
 {
-	return slots && mm ? &slots[mm % MMSEM_SLOTS].m : NULL;
+	return slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+}
+
+static pthread_mutex_t *mutex_of(rmap_mm_t mm)
+{
+	struct mmsem_slot *s = slot_of(mm);
+
+	return s ? &s->m : NULL;
 }
 
 static void got(pthread_mutex_t *m, int r)
@@ -130,23 +138,23 @@ static void got(pthread_mutex_t *m, int r)
 
 void shim_mmsem_lock(rmap_mm_t mm)
 {
-	pthread_mutex_t *m = slot_of(mm);
+	struct mmsem_slot *s = slot_of(mm);
 
-	if (!m)
+	if (!s)
 		return;
 	/*
 	 * A store before the mutex's first read: a fork child's first touch of
 	 * the table page is then one write fault, not a read fault and then a
 	 * write-protect fault (the filesystem's page_mkwrite).
 	 */
-	__atomic_store_n(&slots[mm % MMSEM_SLOTS].touch, 0, __ATOMIC_RELAXED);
-	got(m, pthread_mutex_lock(m));
+	__atomic_store_n(&s->touch, 0, __ATOMIC_RELAXED);
+	got(&s->m, pthread_mutex_lock(&s->m));
 }
 
 /* For another process's mm: never wait long, it may be waiting for ours. */
 int shim_mmsem_trylock(rmap_mm_t mm)
 {
-	pthread_mutex_t *m = slot_of(mm);
+	pthread_mutex_t *m = mutex_of(mm);
 
 	if (!m)
 		return 0;
@@ -164,7 +172,7 @@ int shim_mmsem_trylock(rmap_mm_t mm)
 
 void shim_mmsem_unlock(rmap_mm_t mm)
 {
-	pthread_mutex_t *m = slot_of(mm);
+	pthread_mutex_t *m = mutex_of(mm);
 
 	if (m)
 		pthread_mutex_unlock(m);
@@ -178,7 +186,7 @@ void shim_mmsem_unlock(rmap_mm_t mm)
  */
 void shim_mmsem_handoff(rmap_mm_t mm, pid_t child, rmap_mm_t child_mm)
 {
-	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+	struct mmsem_slot *s = slot_of(mm);
 
 	if (s) {
 		s->child_pid = child;
@@ -188,14 +196,14 @@ void shim_mmsem_handoff(rmap_mm_t mm, pid_t child, rmap_mm_t child_mm)
 
 rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child)
 {
-	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+	struct mmsem_slot *s = slot_of(mm);
 
 	return s && s->child_pid == child ? s->child_mm : 0;
 }
 
 void shim_mmsem_set_exit_site(rmap_mm_t mm, uint64_t site)
 {
-	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+	struct mmsem_slot *s = slot_of(mm);
 
 	if (s && __atomic_load_n(&s->exit_site, __ATOMIC_RELAXED) != site)
 		__atomic_store_n(&s->exit_site, site, __ATOMIC_RELAXED);
@@ -203,7 +211,7 @@ void shim_mmsem_set_exit_site(rmap_mm_t mm, uint64_t site)
 
 uint64_t shim_mmsem_exit_site(rmap_mm_t mm)
 {
-	struct mmsem_slot *s = slots && mm ? &slots[mm % MMSEM_SLOTS] : NULL;
+	struct mmsem_slot *s = slot_of(mm);
 
 	return s ? __atomic_load_n(&s->exit_site, __ATOMIC_RELAXED) : 0;
 }
