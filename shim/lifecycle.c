@@ -391,7 +391,7 @@ static void shim_exit_warm(void)
 		return;
 	if (!warm) {
 		warm = 1;
-		shim_stacks_warm(shim_exit_trampoline);
+		shim_stacks_warm(shim_exit_trampoline, 0);
 	}
 	site = shim_mmsem_exit_site(shim.mm);
 	if (!site)
@@ -400,7 +400,7 @@ static void shim_exit_warm(void)
 		if (sites[i] == site)
 			return;
 	sites[nsites++ % (sizeof(sites) / sizeof(sites[0]))] = site;
-	shim_stacks_warm_from(site);
+	shim_stacks_warm(shim_exit_trampoline, site);
 }
 
 void shim_fork_prepare(void)

@@ -26,7 +26,7 @@ rmap_mm_t shim_mmsem_handed(rmap_mm_t mm, pid_t child_pid);
 /*
  * Where a fork child of @mm called exit() from (a return address; 0 if
  * none yet), for @mm's next fork to warm the unwinder there.  A hint
- * only: any value is safe (shim_stacks_warm_from).
+ * only: any value is safe (shim_stacks_warm).
  */
 void shim_mmsem_set_exit_site(rmap_mm_t mm, uint64_t site);
 uint64_t shim_mmsem_exit_site(rmap_mm_t mm);

@@ -143,11 +143,13 @@ void shim_events_thread_init(void);
 void shim_stacks_init(void);		/* warm libunwind up */
 void shim_stacks_reset(void);		/* fork child: ids restart per pid */
 uint32_t shim_stack(void);		/* 0 if stacks are off */
-/* Unwind through @path's shim_stack call, caching its frames, logging none. */
-void shim_stacks_warm(void (*path)(void));
+/*
+ * Unwind through @path's shim_stack call, caching its frames, logging
+ * none; with @ra, as if @path were called from there (a frame this thread
+ * never ran).
+ */
+void shim_stacks_warm(void (*path)(void), uint64_t ra);
 int shim_stacks_warming(void);
-/* Cache the frame of return address @ra, which this thread never ran. */
-void shim_stacks_warm_from(uint64_t ra);
 /* trampolines.S: @fn on @stack, as if called from @ra. */
 void shim_call_from(void *ra, void *stack, void (*fn)(void));
 void shim_modules_refresh(int force);	/* RLOG_MODULES if the set changed */

@@ -121,21 +121,9 @@ static uint32_t intern(void *const *ip, int n)
 
 static __thread int warming;
 
-void shim_stacks_warm(void (*path)(void))
-{
-	warming = 1;
-	path();
-	warming = 0;
-}
-
 int shim_stacks_warming(void)
 {
 	return warming;
-}
-
-static void warm_here(void)
-{
-	(void)shim_stack();
 }
 
 /*
@@ -144,23 +132,30 @@ static void warm_here(void)
  * call site its parent never ran missed the cache at that frame, in every
  * child again (a DWARF lookup: dl_iterate_phdr, the program's .eh_frame,
  * libunwind's slow path, ~8 page faults a child).  Given that site (the
- * children publish it: shim_mmsem_exit_site), the parent unwinds as if
+ * children publish it: shim_mmsem_exit_site), the parent runs @path as if
  * called from it, on a stack of its own (shim_call_from, trampolines.S):
  * the frame is learned from its DWARF, and the next return address read
  * is a zero of that stack.  What the cache holds is still libunwind's own
- * description of the frame, whatever @ra is.
+ * description of the frame, whatever @ra is.  @ra 0: @path is simply run.
  */
-void shim_stacks_warm_from(uint64_t ra)
+void shim_stacks_warm(void (*path)(void), uint64_t ra)
 {
 	const size_t below = 192 << 10, above = 64 << 10;	/* the unwinder's, the zeroes */
-	char *p = REAL(mmap)(NULL, below + above, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *p;
 
+	if (!ra) {
+		warming = 1;
+		path();
+		warming = 0;
+		return;
+	}
+	p = REAL(mmap)(NULL, below + above, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
 		return;
 	shim_own_add((uintptr_t)p, (uintptr_t)p + below + above);
 	warming = 1;
-	shim_call_from((void *)(uintptr_t)ra, p + below, warm_here);
+	shim_call_from((void *)(uintptr_t)ra, p + below, path);
 	warming = 0;
 	REAL(munmap)(p, below + above);
 	shim_own_forget((uintptr_t)p, (uintptr_t)p + below + above);
