@@ -30,8 +30,9 @@
  * (writing /proc/<pid>/clear_refs, process_madvise collapsing); threads
  * made with a raw clone syscall.  A program that turns off the counters
  * attached to it (prctl PR_TASK_PERF_EVENTS_DISABLE) is safe: our forks'
- * own locks are not recorded either, so every check fails.  Fork children inherit neither the event
- * nor the ring (VM_DONTCOPY): they start their own at their first fork.
+ * own locks are not recorded either, so every check fails.  Fork children
+ * inherit neither the event nor the ring (VM_DONTCOPY): they start their
+ * own at their first fork.
  */
 #include <fcntl.h>
 #include <linux/perf_event.h>
