@@ -35,6 +35,11 @@
 #define TRACK_MIN_PAGES	16		/* smaller vmas are read, not tracked */
 #define TRACK_MAX_BYTES	(64ull << 30)	/* larger vmas are read (sparse) */
 #define READ_GAP	16		/* a tracked chunk's reads bridge shorter gaps */
+/*
+ * mincore() a window of this many pages at once: per 512-page chunk, a
+ * 256 MiB vma took 174 us a pass, in one call 72 (throwaway program).
+ */
+#define INCORE_PAGES	(16 * BATCH)
 
 #define PM_PRESENT	(1ull << 63)
 #define PM_EXCLUSIVE	(1ull << 56)
@@ -98,7 +103,7 @@ struct scratch {
 	struct rmap_vma_info sv[MAX_VMAS];
 	struct spte sp[BATCH];			/* the chunk's shadow ptes */
 	uint64_t pmwin[BATCH];			/* pagemap entries */
-	unsigned char incore[BATCH];		/* mincore() of a tracked chunk */
+	unsigned char incore[INCORE_PAGES];	/* mincore() of tracked chunks */
 	/* struct scan's outputs: present, written, and track_now's */
 	struct shim_scan_region pr[SCAN_REGIONS], wr[SCAN_REGIONS], track[SCAN_REGIONS];
 	/* kv[] entries left by the last pre-fork reconciliation; 0 once any
@@ -170,6 +175,7 @@ struct recon {
 	uint64_t chunk;			/* the chunk's first address */
 	uint64_t sbits[BATCH / 64];	/* which of its pages have a shadow pte */
 	uint64_t win_lo, win_hi;	/* pagemap entries held in scr->pmwin */
+	uint64_t inc_lo, inc_hi;	/* pages whose mincore() scr->incore holds */
 };
 
 static void proc_path(char *buf, pid_t pid, const char *leaf)
@@ -734,6 +740,26 @@ static uint64_t incore_bits(const unsigned char *v, size_t n)
 }
 
 /*
+ * mincore() of [cs, ce), a chunk of @k: read a window ahead, up to the
+ * vma's end; NULL if mincore() failed (the vma changed under us).
+ */
+static const unsigned char *incore_window(struct recon *r, const struct kvma *k,
+					  uint64_t cs, uint64_t ce)
+{
+	uint64_t hi = cs + INCORE_PAGES * PAGE_SIZE < k->end ? cs + INCORE_PAGES * PAGE_SIZE
+							     : k->end;
+
+	if (cs < r->inc_lo || ce > r->inc_hi) {
+		r->inc_lo = r->inc_hi = 0;
+		if (hi < ce || mincore((void *)(uintptr_t)cs, hi - cs, scr->incore))
+			return NULL;
+		r->inc_lo = cs;
+		r->inc_hi = hi;
+	}
+	return scr->incore + ((cs - r->inc_lo) >> PAGE_SHIFT);
+}
+
+/*
  * A chunk of a write-tracked vma, 64 pages at a time.  A page still there
  * and not written keeps the frame the shadow has; the pagemap is read only
  * for written pages and for present ones the shadow lacks (mincore() tells
@@ -749,14 +775,15 @@ static int tracked_chunk(struct recon *r, int pm_fd, const struct kvma *k,
 {
 	size_t n = (ce - cs) >> PAGE_SHIFT, words = (n + 63) / 64, first = n, last = 0;
 	uint64_t need[BATCH / 64];
+	const unsigned char *incore = r->nsp ? incore_window(r, k, cs, ce) : NULL;
 
-	if (r->nsp && mincore((void *)(uintptr_t)cs, ce - cs, scr->incore))
+	if (r->nsp && !incore)
 		return -1;
 	for (size_t w = 0; w < words; w++) {
 		uint64_t there = wbits[w], gone;
 
 		if (r->nsp)
-			there = incore_bits(scr->incore + w * 64, n - w * 64);
+			there = incore_bits(incore + w * 64, n - w * 64);
 		need[w] = there & (wbits[w] | ~r->sbits[w]);
 		gone = r->sbits[w] & ~there;
 		bits_span(need[w], w, &first, &last, n);
