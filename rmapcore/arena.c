@@ -106,6 +106,8 @@ static uint64_t layout(struct rmap_arena *h, const struct rmap_arena_config *cfg
 	off += ((uint64_t)h->mapping_hash_mask + 1) * sizeof(uint32_t);
 	pool_init(&h->pool[POOL_PT_NODES], &off, cfg->max_pt_nodes, sizeof(struct pt_node),
 		  0 /* e[0] links free nodes */, 4096);
+	h->off_pt_present = off;
+	off += ((uint64_t)cfg->max_pt_nodes + 1) * sizeof(uint16_t);
 	off = align_up(off, 64);
 	h->off_threads = off;
 	off += ((uint64_t)cfg->max_threads + 1) * sizeof(struct thread_slot);

@@ -3,7 +3,8 @@
  * check.c - rmap_check: the invariants of spec section 6.1, at quiescence.
  *
  * One pass over every live mm's page tables counts, per page, the present
- * and swap ptes and checks each against its vma (INV-5, INV-6, INV-11);
+ * and swap ptes and checks each against its vma (INV-5, INV-6, INV-11),
+ * and each pte table's count of its present ptes (pt_present);
  * one pass over the anon_vma and i_mmap lists checks list membership
  * (INV-6, INV-7); one pass over the mem_map checks the per-page invariants
  * (INV-1..4, INV-8..10, INV-12).  Scratch arrays are calloc'ed: the checker
@@ -98,6 +99,8 @@ static void count_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *
 static void check_mms(struct check *c)
 {
 	struct rmap_arena *a = c->a;
+	uint64_t addr;
+	long n;
 
 	for (rmap_mm_t mm = rmap_mm_next(a, 0); mm; mm = rmap_mm_next(a, mm)) {
 		for (rmap_vma_t v = MM(a, mm)->mmap; v; v = VMA(a, v)->vm_next)
@@ -107,6 +110,10 @@ static void check_mms(struct check *c)
 		for_each_pte(a, mm, count_pte, c);
 		if (c->rss != MM(a, mm)->rss)
 			violation(c, 11, 0, mm, 0, c->rss, MM(a, mm)->rss, "rss differs from present ptes");
+		/* rmap_pte_bitmap trusts the count a pte table keeps of its present ptes */
+		n = pt_present_mismatches(a, mm, &addr);
+		if (n)
+			violation(c, 11, 0, mm, addr, 0, n, "pte tables whose present count is wrong");
 	}
 }
 

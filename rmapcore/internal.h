@@ -34,7 +34,7 @@
 #define PAGE_MAPPING_ANON 1u
 
 #define RMAP_MAGIC	"RMAPCORE"
-#define RMAP_VERSION	3	/* the arena header layout: bumped when it changes */
+#define RMAP_VERSION	4	/* the arena header layout: bumped when it changes */
 
 /* ---- struct page: the shadow mem_map entry, exactly one cache line ---- */
 struct page {
@@ -213,6 +213,7 @@ struct rmap_arena {
 	struct rmap_arena_config cfg;
 	struct pool pool[POOL_NR];
 	uint64_t off_hash, off_mapping_hash, off_threads;
+	uint64_t off_pt_present;	/* uint16_t per pt node: its present ptes */
 	uint32_t hash_mask, mapping_hash_mask;
 
 	int64_t nr_mapped;
@@ -254,6 +255,33 @@ static inline struct mm_struct *MM(const struct rmap_arena *a, rmap_mm_t i) { re
 static inline struct anon_vma *AV(const struct rmap_arena *a, uint32_t i) { return pool_elem(a, POOL_ANON_VMAS, i); }
 static inline struct address_space *AS(const struct rmap_arena *a, uint32_t i) { return pool_elem(a, POOL_MAPPINGS, i); }
 static inline struct pt_node *PTN(const struct rmap_arena *a, uint32_t i) { return pool_elem(a, POOL_PT_NODES, i); }
+
+/*
+ * The present ptes of the pte table holding @pte (nodes are 4 KiB aligned,
+ * so the table is found from any of its slots).  Kept by pte_set under the
+ * mm's page_table_lock: a table wholly present or empty is then known
+ * without reading its 512 ptes (rmap_pte_bitmap, before every fork).
+ */
+static inline uint16_t *pt_present(const struct rmap_arena *a, const uint64_t *pte)
+{
+	uint64_t node = ((uintptr_t)pte - (uintptr_t)PTN(a, 0)) >> 12;
+
+	return (uint16_t *)((char *)a + a->off_pt_present) + node;
+}
+
+/*
+ * A pte store that may change its kind goes through here, so that
+ * pt_present stays true; fork's copy and a zap of a range count a whole
+ * table at once instead.
+ */
+static inline void pte_set(struct rmap_arena *a, uint64_t *pte, uint64_t val)
+{
+	int d = (pte_kind(val) == RMAP_PTE_PRESENT) - (pte_kind(*pte) == RMAP_PTE_PRESENT);
+
+	*pte = val;
+	if (d)
+		*pt_present(a, pte) += (uint16_t)d;
+}
 
 static inline int valid_index(const struct rmap_arena *a, int p, uint32_t i)
 {
@@ -409,6 +437,7 @@ void zap_one(struct rmap_arena *a, void *mm, uint64_t addr, uint64_t *pte);
 void truncate_inode_page(struct rmap_arena *a, rmap_page_t page, uint32_t mapping, uint64_t index);
 int move_page_tables(struct rmap_arena *a, rmap_mm_t mm, uint64_t old_start, uint64_t new_start, uint64_t len);
 int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t pgoff);
+long pt_present_mismatches(struct rmap_arena *a, rmap_mm_t mm, uint64_t *first);
 void for_each_pte(struct rmap_arena *a, rmap_mm_t mm,
 		  void (*fn)(struct rmap_arena *, void *, uint64_t, uint64_t *), void *ctx);
 

@@ -28,8 +28,10 @@ static uint32_t pt_node_alloc(struct rmap_arena *a)
 {
 	uint32_t n = pool_alloc(a, POOL_PT_NODES);
 
-	if (n)
+	if (n) {
 		memset(PTN(a, n), 0, sizeof(struct pt_node));
+		*pt_present(a, PTN(a, n)->e) = 0;
+	}
 	return n;
 }
 
@@ -351,7 +353,7 @@ static int install_page(struct rmap_arena *a, struct fault *f, uint64_t *pte, ui
 	get_page(p);
 	if (fresh)
 		lru_cache_add_active(a, f->page);
-	*pte = mk_pte(RMAP_PTE_PRESENT, f->page, f->bits);
+	pte_set(a, pte, mk_pte(RMAP_PTE_PRESENT, f->page, f->bits));
 	STORE(&MM(a, f->mm)->rss, MM(a, f->mm)->rss + 1);
 	if (f->anon)
 		page_add_anon_rmap(a, f->page, f->vma, f->addr);
@@ -376,7 +378,7 @@ static int do_wp_page(struct rmap_arena *a, struct fault *f, uint64_t *pte)
 
 	set_current_op(RMAP_CAUSE_COW, f->mm, f->addr);
 	page_remove_rmap(a, old);
-	*pte = 0;
+	pte_set(a, pte, 0);
 	STORE(&MM(a, f->mm)->rss, MM(a, f->mm)->rss - 1);
 	err = install_page(a, f, pte, index);
 	if (!err && !f->anon && v->mapping && LOAD(&PG(a, old)->mapping) == v->mapping << 1 &&
@@ -402,13 +404,13 @@ static int handle_pte_fault(struct rmap_arena *a, struct fault *f, uint64_t *pte
 	case RMAP_PTE_SWAP:
 		/* do_swap_page: always anon; may meet a stale mapping (R3/R4) */
 		f->anon = 1;
-		*pte = 0;
+		pte_set(a, pte, 0);
 		err = install_page(a, f, pte, 0);
 		swap_free(a, (rmap_page_t)pte_payload(old));
 		return err;
 	case RMAP_PTE_FILE:
 		/* do_file_page: the nonlinear offset decides the page-cache index */
-		*pte = 0;
+		pte_set(a, pte, 0);
 		return install_page(a, f, pte, pte_payload(old));
 	default:
 		return install_page(a, f, pte, linear_page_index(v, f->addr));
@@ -471,7 +473,8 @@ int rmap_fault(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t key, 
 
 /* ---- zap ---- */
 
-void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
+/* zap_one without pt_present: the table's count is the caller's. */
+static void zap_entry(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 {
 	struct mm_struct *mm = ctx;
 	uint64_t old = *pte;
@@ -504,9 +507,29 @@ void zap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t *pte)
 	}
 }
 
+void zap_one(struct rmap_arena *a, void *mm, uint64_t addr, uint64_t *pte)
+{
+	if (pte_kind(*pte) == RMAP_PTE_PRESENT)
+		(*pt_present(a, pte))--;
+	zap_entry(a, mm, addr, pte);
+}
+
+/*
+ * The table's count drops once, not per pte (at exit, every pte of every
+ * table): to 0 if the zap covers it all, else by the present ptes counted
+ * in the range first.
+ */
 static void zap_pte_table(struct rmap_arena *a, void *mm, uint64_t *pte, uint64_t addr, uint64_t end)
 {
-	visit_pte_range(a, mm, pte, addr, end, zap_one);
+	unsigned first = level_index(addr, 0), last = level_index(end - 1, 0), gone = 0;
+
+	if (first == 0 && last == PTRS_PER_NODE - 1)
+		gone = *pt_present(a, pte);
+	else
+		for (unsigned i = first; i <= last; i++)
+			gone += pte_kind(pte[i]) == RMAP_PTE_PRESENT;
+	visit_pte_range(a, mm, pte, addr, end, zap_entry);
+	*pt_present(a, pte) -= (uint16_t)gone;
 }
 
 /* zap_pte_range over [start, end) of @mm, under its page_table_lock. */
@@ -541,9 +564,12 @@ struct copy_ctx {
 	int cow, shared, err;
 };
 
-/* @dst is the child's pte slot of @addr. */
-static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr, uint64_t *src,
-			 uint64_t *dst)
+/*
+ * @dst is the child's pte slot of @addr, empty (a new mm); 1 if it now
+ * maps a page, for the caller's count of the table.
+ */
+static int copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr, uint64_t *src,
+			uint64_t *dst)
 {
 	uint64_t e = *src;
 	rmap_page_t page;
@@ -553,12 +579,12 @@ static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr
 		__atomic_add_fetch(&PG(a, (rmap_page_t)pte_payload(e))->swap_count, 1,
 				   __ATOMIC_SEQ_CST);	/* swap_duplicate */
 		*dst = e;
-		return;
+		return 0;
 	case RMAP_PTE_PRESENT:
 		break;
 	default:
 		*dst = e;
-		return;
+		return 0;
 	}
 	page = (rmap_page_t)pte_payload(e);
 	if (c->cow) {
@@ -573,16 +599,18 @@ static void copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr
 	*dst = e;
 	rmap_cur.addr = addr;
 	page_dup_rmap(a, page);
+	return 1;
 }
 
 /*
  * copy_pte_range: one table of the parent's; the child's table is looked
- * up (allocated) once, at the first pte to copy, not once per pte.
+ * up (allocated) once, at the first pte to copy, not once per pte, and its
+ * present count raised once.
  */
 static void copy_pte_table(struct rmap_arena *a, void *ctx, uint64_t *src, uint64_t addr, uint64_t end)
 {
 	struct copy_ctx *c = ctx;
-	unsigned last = level_index(end - 1, 0);
+	unsigned last = level_index(end - 1, 0), present = 0;
 	uint64_t *dst = NULL;
 
 	for (unsigned i = level_index(addr, 0); (i = next_entry(src, i, last)) <= last; i++) {
@@ -594,8 +622,10 @@ static void copy_pte_table(struct rmap_arena *a, void *ctx, uint64_t *src, uint6
 			}
 			dst -= i;
 		}
-		copy_one_pte(a, c, pte_addr(addr, i), &src[i], &dst[i]);
+		present += (unsigned)copy_one_pte(a, c, pte_addr(addr, i), &src[i], &dst[i]);
 	}
+	if (dst)
+		*pt_present(a, dst) += (uint16_t)present;
 }
 
 /* copy_page_range: child's page_table_lock, then the parent's. */
@@ -877,10 +907,29 @@ static void bitmap_one(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_t 
 	b->n++;
 }
 
+/* A table wholly present or empty is known from its count, not its ptes. */
 static void bitmap_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr,
 			 uint64_t end)
 {
-	visit_pte_range(a, ctx, pte, addr, end, bitmap_one);
+	struct bitmap_ctx *b = ctx;
+	unsigned present = *pt_present(a, pte);
+	uint64_t from, to;
+
+	if (present == 0)
+		return;
+	if (present != PTRS_PER_NODE) {
+		visit_pte_range(a, ctx, pte, addr, end, bitmap_one);
+		return;
+	}
+	from = (addr - b->start) >> PAGE_SHIFT;
+	to = (end - b->start + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	b->n += (long)(to - from);
+	for (; from < to && from % 64; from++)
+		b->bits[from / 64] |= 1ull << (from % 64);
+	for (; from + 64 <= to; from += 64)
+		b->bits[from / 64] = ~0ull;
+	for (; from < to; from++)
+		b->bits[from / 64] |= 1ull << (from % 64);
 }
 
 long rmap_pte_bitmap(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
@@ -916,8 +965,8 @@ static void move_one_pte(struct rmap_arena *a, void *ctx, uint64_t addr, uint64_
 		c->err = -ENOSPC;
 		return;
 	}
-	*dst = *pte;
-	*pte = 0;
+	pte_set(a, dst, *pte);
+	pte_set(a, pte, 0);
 }
 
 static void move_pte_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr, uint64_t end)
@@ -948,7 +997,7 @@ int install_file_pte(struct rmap_arena *a, rmap_mm_t mm, uint64_t addr, uint64_t
 	if (pte) {
 		if (*pte)
 			zap_one(a, m, addr, pte);
-		*pte = mk_pte(RMAP_PTE_FILE, pgoff, 0);
+		pte_set(a, pte, mk_pte(RMAP_PTE_FILE, pgoff, 0));
 	} else {
 		err = -ENOSPC;
 	}
@@ -966,6 +1015,34 @@ static void each_pte_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint6
 	struct each_ctx *c = ctx;
 
 	visit_pte_range(a, c->ctx, pte, addr, end, c->fn);
+}
+
+struct present_ctx {
+	long bad;
+	uint64_t first;
+};
+
+static void present_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64_t addr,
+			  uint64_t end)
+{
+	struct present_ctx *c = ctx;
+	unsigned n = 0;
+
+	(void)end;
+	for (unsigned i = 0; i < PTRS_PER_NODE; i++)
+		n += pte_kind(pte[i]) == RMAP_PTE_PRESENT;
+	if (n != *pt_present(a, pte) && !c->bad++)
+		c->first = addr;
+}
+
+/* For rmap_check: the pte tables of @mm whose pt_present is wrong (the first in *first). */
+long pt_present_mismatches(struct rmap_arena *a, rmap_mm_t mm, uint64_t *first)
+{
+	struct present_ctx c = { 0, 0 };
+
+	walk_ptes(a, MM(a, mm), 0, 1ull << VA_BITS, present_table, &c);
+	*first = c.first;
+	return c.bad;
 }
 
 /* For rmap_check: visit every pte of @mm (at quiescence, no lock needed). */

@@ -580,9 +580,9 @@ static int try_to_unmap_one(struct rmap_arena *a, rmap_page_t page, rmap_vma_t v
 		if (!page_flag(p, RMAP_PG_SWAPCACHE))
 			note_violation(a, page, "try_to_unmap_one: anon page not in swap cache");
 		__atomic_fetch_add(&p->swap_count, 1, __ATOMIC_RELAXED);	/* swap_duplicate */
-		*pte = mk_pte(RMAP_PTE_SWAP, page, 0);
+		pte_set(a, pte, mk_pte(RMAP_PTE_SWAP, page, 0));
 	} else {
-		*pte = 0;
+		pte_set(a, pte, 0);
 	}
 	STORE(&mm->rss, mm->rss - 1);
 	if (mode_locked(a)) {
@@ -667,7 +667,7 @@ static int try_to_unmap_cluster(struct rmap_arena *a, uint64_t cursor, int *mapc
 		old = *pte;
 		rmap_cur.mm = v->vm_mm;
 		rmap_cur.addr = addr;
-		*pte = p->index != linear_page_index(v, addr) ? mk_pte(RMAP_PTE_FILE, p->index, 0) : 0;
+		pte_set(a, pte, p->index != linear_page_index(v, addr) ? mk_pte(RMAP_PTE_FILE, p->index, 0) : 0);
 		if (old & PTE_DIRTY)
 			set_page_flag(p, RMAP_PG_DIRTY);
 		page_remove_rmap(a, page);

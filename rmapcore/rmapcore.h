@@ -510,7 +510,8 @@ long rmap_walk_ptes(struct rmap_arena *a, rmap_mm_t mm, uint64_t start,
  * first) for the page at start + i pages; returns how many.  No callback,
  * no struct page read: a write-tracked reconciliation needs only this for
  * all but the few pages that changed (rmap_pte_get reads those; ~1 ns a
- * pte against ~7 for a walk).
+ * pte against ~7 for a walk, nothing a pte for a pte table wholly present
+ * or empty: each table counts its present ptes).
  */
 long rmap_pte_bitmap(struct rmap_arena *a, rmap_mm_t mm, uint64_t start, uint64_t end,
 		     uint64_t *bits);
