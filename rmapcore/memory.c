@@ -587,9 +587,10 @@ static int copy_one_pte(struct rmap_arena *a, struct copy_ctx *c, uint64_t addr,
 		return 0;
 	}
 	page = (rmap_page_t)pte_payload(e);
-	if (c->cow) {
-		*src &= ~PTE_WRITE;
-		e = *src;
+	/* ptep_set_wrprotect only where writable: the next fork's walk stays a read */
+	if (c->cow && (e & PTE_WRITE)) {
+		e &= ~PTE_WRITE;
+		*src = e;
 	}
 	if (c->shared)
 		e &= ~PTE_DIRTY;
