@@ -75,17 +75,6 @@ static void read_config(void)
 	shim.cfg.lockwait_ns = env_uint(RMAPSHIM_ENV_LOCKWAIT_NS, RMAPSHIM_LOCKWAIT_DEFAULT_NS, UINT64_MAX);
 }
 
-static int file_id(const char *path, struct rmap_file_id *id)
-{
-	struct stat st;
-
-	if (stat(path, &st))
-		return -errno;
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-	return 0;
-}
-
 static void join(char *dst, size_t n, const char *dir, const char *leaf)
 {
 	snprintf(dst, n, "%s/%s", dir, leaf);
@@ -211,8 +200,8 @@ static int attach_run(int first)
 	if (err)
 		return err;
 	if (!memfd)
-		file_id(arena, &shim.arena_id);
-	file_id(log, &shim.log_id);
+		shim_file_id(AT_FDCWD, arena, -1, &shim.arena_id);
+	shim_file_id(AT_FDCWD, log, -1, &shim.log_id);
 	if (shim_mmsem_attach(dir, &shim.mmsem_id))
 		rlog_note(shim.log, getpid(), RLOG_NOTE_WARN,
 			  "no mmsem table: checkpoints reconcile only their own process");

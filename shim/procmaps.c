@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -225,4 +226,15 @@ int shim_read_maps(pid_t pid, uint64_t lo, uint64_t hi, shim_maps_fn fn,
 	}
 	close(fd);
 	return err;
+}
+
+int shim_file_id(int dirfd, const char *path, int fd, struct rmap_file_id *id)
+{
+	struct stat st;
+
+	if (fd >= 0 ? fstat(fd, &st) : fstatat(dirfd, path, &st, 0))
+		return -errno;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	return 0;
 }

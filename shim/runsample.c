@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 struct shim_proc shim;
@@ -31,16 +30,6 @@ uint32_t shim_stack(void)
 	return 0;
 }
 
-static void file_id_at(int dirfd, const char *name, int fd, struct rmap_file_id *id)
-{
-	struct stat st;
-
-	if (fd >= 0 ? fstat(fd, &st) : fstatat(dirfd, name, &st, 0))
-		return;
-	id->dev = st.st_dev;
-	id->ino = st.st_ino;
-}
-
 static void become_shim(struct run *r)
 {
 	shim.pid = r->self;
@@ -49,8 +38,8 @@ static void become_shim(struct run *r)
 	shim.cfg.events_pages = r->o.events == RUN_EVENTS_PAGES;
 	/* RMAPSHIM_LOCKWAIT_NS is the workload's (validated by the preload). */
 	shim.cfg.lockwait_ns = RMAPSHIM_LOCKWAIT_DEFAULT_NS;
-	file_id_at(r->dirfd, RMAPSHIM_ARENA_NAME, r->arena_fd, &shim.arena_id);
-	file_id_at(r->dirfd, RMAPSHIM_LOG_NAME, -1, &shim.log_id);
+	(void)shim_file_id(r->dirfd, RMAPSHIM_ARENA_NAME, r->arena_fd, &shim.arena_id);
+	(void)shim_file_id(r->dirfd, RMAPSHIM_LOG_NAME, -1, &shim.log_id);
 	shim.mmsem_id = r->mmsem_id;
 }
 

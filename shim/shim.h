@@ -249,6 +249,8 @@ typedef void (*shim_maps_fn)(void *ctx, const struct shim_maps_vma *v);
  */
 int shim_read_maps(pid_t pid, uint64_t lo, uint64_t hi, shim_maps_fn fn,
 		   void *ctx);
+/* The (dev, ino) maps name a file by: of @fd if >= 0, else of @path at @dirfd. */
+int shim_file_id(int dirfd, const char *path, int fd, struct rmap_file_id *id);
 
 /* ---- oracle.c: /proc/kpagecount as the judge ---- */
 
