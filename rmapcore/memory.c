@@ -514,6 +514,16 @@ void zap_one(struct rmap_arena *a, void *mm, uint64_t addr, uint64_t *pte)
 	zap_entry(a, mm, addr, pte);
 }
 
+/* The present ptes of entries first..last of table @pte, read one by one. */
+static unsigned present_in(const uint64_t *pte, unsigned first, unsigned last)
+{
+	unsigned n = 0;
+
+	for (unsigned i = first; i <= last; i++)
+		n += pte_kind(pte[i]) == RMAP_PTE_PRESENT;
+	return n;
+}
+
 /*
  * The table's count drops once, not per pte (at exit, every pte of every
  * table): to 0 if the zap covers it all, else by the present ptes counted
@@ -521,13 +531,10 @@ void zap_one(struct rmap_arena *a, void *mm, uint64_t addr, uint64_t *pte)
  */
 static void zap_pte_table(struct rmap_arena *a, void *mm, uint64_t *pte, uint64_t addr, uint64_t end)
 {
-	unsigned first = level_index(addr, 0), last = level_index(end - 1, 0), gone = 0;
+	unsigned first = level_index(addr, 0), last = level_index(end - 1, 0);
+	unsigned gone = first == 0 && last == PTRS_PER_NODE - 1 ? *pt_present(a, pte)
+								 : present_in(pte, first, last);
 
-	if (first == 0 && last == PTRS_PER_NODE - 1)
-		gone = *pt_present(a, pte);
-	else
-		for (unsigned i = first; i <= last; i++)
-			gone += pte_kind(pte[i]) == RMAP_PTE_PRESENT;
 	visit_pte_range(a, mm, pte, addr, end, zap_entry);
 	*pt_present(a, pte) -= (uint16_t)gone;
 }
@@ -1027,12 +1034,9 @@ static void present_table(struct rmap_arena *a, void *ctx, uint64_t *pte, uint64
 			  uint64_t end)
 {
 	struct present_ctx *c = ctx;
-	unsigned n = 0;
 
 	(void)end;
-	for (unsigned i = 0; i < PTRS_PER_NODE; i++)
-		n += pte_kind(pte[i]) == RMAP_PTE_PRESENT;
-	if (n != *pt_present(a, pte) && !c->bad++)
+	if (present_in(pte, 0, PTRS_PER_NODE - 1) != *pt_present(a, pte) && !c->bad++)
 		c->first = addr;
 }
 

@@ -740,8 +740,9 @@ static uint64_t incore_bits(const unsigned char *v, size_t n)
 }
 
 /*
- * mincore() of [cs, ce), a chunk of @k: read a window ahead, up to the
- * vma's end; NULL if mincore() failed (the vma changed under us).
+ * mincore() of [cs, ce), a chunk of @k (which ends by the vma's end): read
+ * a window ahead, up to that end; NULL if mincore() failed (the vma
+ * changed under us).
  */
 static const unsigned char *incore_window(struct recon *r, const struct kvma *k,
 					  uint64_t cs, uint64_t ce)
@@ -751,7 +752,7 @@ static const unsigned char *incore_window(struct recon *r, const struct kvma *k,
 
 	if (cs < r->inc_lo || ce > r->inc_hi) {
 		r->inc_lo = r->inc_hi = 0;
-		if (hi < ce || mincore((void *)(uintptr_t)cs, hi - cs, scr->incore))
+		if (mincore((void *)(uintptr_t)cs, hi - cs, scr->incore))
 			return NULL;
 		r->inc_lo = cs;
 		r->inc_hi = hi;

@@ -85,7 +85,7 @@ shim_exit_trampoline:
 	/*
 	 * void shim_call_from(void *ra, void *stack, void (*fn)(void)):
 	 * @fn runs on @stack as if called from @ra, for an unwinder to learn
-	 * @ra's frame (shim_stacks_warm_from).  The frame below @fn says so
+	 * @ra's frame (shim_stacks_warm).  The frame below @fn says so
 	 * to DWARF: its return address is @ra, pushed on @stack, and %rbp
 	 * points into @stack too, so that whatever rule @ra's frame has, the
 	 * next return address read is one of @stack's zeroes: the end.
